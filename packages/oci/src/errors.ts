@@ -81,7 +81,8 @@ export function isAbortError(err: unknown): boolean {
 /** Wrap an unknown thrown value as a SkiffError, keeping SkiffErrors as they are. */
 export function asSkiffError(err: unknown, context?: string): SkiffError {
   if (isSkiffError(err)) return err;
-  if (isAbortError(err)) return new SkiffError('ABORTED', context ? `${context}: aborted` : 'aborted', { cause: err });
+  if (isAbortError(err))
+    return new SkiffError('ABORTED', context ? `${context}: aborted` : 'aborted', { cause: err });
   const message = err instanceof Error ? err.message : String(err);
   const sys = (err as { code?: unknown } | null)?.code;
   const code: ErrorCode = typeof sys === 'string' && /^E[A-Z]+$/.test(sys) ? 'IO' : 'INTERNAL';

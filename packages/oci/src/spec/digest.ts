@@ -19,7 +19,10 @@ export interface ParsedDigest {
 export function parseDigest(value: string, what = 'digest'): ParsedDigest {
   const m = DIGEST_RE.exec(value);
   if (!m) {
-    throw new SkiffError('INVALID_ARGUMENT', `invalid ${what} "${value}": expected sha256:<64 hex> or sha512:<128 hex>`);
+    throw new SkiffError(
+      'INVALID_ARGUMENT',
+      `invalid ${what} "${value}": expected sha256:<64 hex> or sha512:<128 hex>`,
+    );
   }
   const algorithm = m[1] as DigestAlgorithm;
   const hex = m[2]!;
@@ -125,7 +128,12 @@ export class DigestVerifier extends Transform {
       return;
     }
     if (this.expected.digest && this.result !== this.expected.digest) {
-      cb(new SkiffError('DIGEST_MISMATCH', `${what} ${this.expected.digest}: content has digest ${this.result}`));
+      cb(
+        new SkiffError(
+          'DIGEST_MISMATCH',
+          `${what} ${this.expected.digest}: content has digest ${this.result}`,
+        ),
+      );
       return;
     }
     cb();

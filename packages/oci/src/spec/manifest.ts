@@ -56,7 +56,10 @@ export function parseManifest(raw: Buffer, mediaTypeHint: string | undefined, wh
   try {
     doc = JSON.parse(raw.toString('utf8'));
   } catch (err) {
-    throw new SkiffError('INVALID_MANIFEST', `manifest of ${what} is not valid JSON: ${(err as Error).message}`);
+    throw new SkiffError(
+      'INVALID_MANIFEST',
+      `manifest of ${what} is not valid JSON: ${(err as Error).message}`,
+    );
   }
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
     throw new SkiffError('INVALID_MANIFEST', `manifest of ${what} is not a JSON object`);
@@ -69,8 +72,12 @@ export function parseManifest(raw: Buffer, mediaTypeHint: string | undefined, wh
     else if ('manifests' in doc) mediaType = MediaType.ociIndex;
     else if ('config' in doc) mediaType = MediaType.ociManifest;
   }
-  if (!mediaType) throw new SkiffError('INVALID_MANIFEST', `manifest of ${what} has no mediaType and no layers`);
-  if ((doc as { schemaVersion?: unknown }).schemaVersion === 1 || mediaType.startsWith(MediaType.dockerManifestV1)) {
+  if (!mediaType)
+    throw new SkiffError('INVALID_MANIFEST', `manifest of ${what} has no mediaType and no layers`);
+  if (
+    (doc as { schemaVersion?: unknown }).schemaVersion === 1 ||
+    mediaType.startsWith(MediaType.dockerManifestV1)
+  ) {
     throw new SkiffError(
       'UNSUPPORTED_MEDIA_TYPE',
       `manifest of ${what} is Docker schema 1, which is deprecated and not supported`,
@@ -82,9 +89,21 @@ export function parseManifest(raw: Buffer, mediaTypeHint: string | undefined, wh
     case MediaType.dockerManifest: {
       const schema = mediaType === MediaType.ociManifest ? ociManifestSchema : dockerManifestSchema;
       const r = schema.safeParse(doc);
-      if (!r.success) throw new SkiffError('INVALID_MANIFEST', `invalid manifest of ${what}: ${formatIssues(r.error)}`);
-      const m: ImageManifest = { kind: 'manifest', mediaType, raw, digest, config: r.data.config, layers: r.data.layers };
-      const extra = r.data as { subject?: Descriptor; artifactType?: string; annotations?: Record<string, string> };
+      if (!r.success)
+        throw new SkiffError('INVALID_MANIFEST', `invalid manifest of ${what}: ${formatIssues(r.error)}`);
+      const m: ImageManifest = {
+        kind: 'manifest',
+        mediaType,
+        raw,
+        digest,
+        config: r.data.config,
+        layers: r.data.layers,
+      };
+      const extra = r.data as {
+        subject?: Descriptor;
+        artifactType?: string;
+        annotations?: Record<string, string>;
+      };
       if (extra.subject) m.subject = extra.subject;
       if (extra.artifactType) m.artifactType = extra.artifactType;
       if (extra.annotations) m.annotations = extra.annotations;
@@ -94,16 +113,24 @@ export function parseManifest(raw: Buffer, mediaTypeHint: string | undefined, wh
     case MediaType.dockerManifestList: {
       const schema = mediaType === MediaType.ociIndex ? ociIndexSchema : dockerManifestListSchema;
       const r = schema.safeParse(doc);
-      if (!r.success) throw new SkiffError('INVALID_MANIFEST', `invalid index of ${what}: ${formatIssues(r.error)}`);
+      if (!r.success)
+        throw new SkiffError('INVALID_MANIFEST', `invalid index of ${what}: ${formatIssues(r.error)}`);
       const m: ImageIndex = { kind: 'index', mediaType, raw, digest, manifests: r.data.manifests };
-      const extra = r.data as { subject?: Descriptor; artifactType?: string; annotations?: Record<string, string> };
+      const extra = r.data as {
+        subject?: Descriptor;
+        artifactType?: string;
+        annotations?: Record<string, string>;
+      };
       if (extra.subject) m.subject = extra.subject;
       if (extra.artifactType) m.artifactType = extra.artifactType;
       if (extra.annotations) m.annotations = extra.annotations;
       return m;
     }
     default:
-      throw new SkiffError('UNSUPPORTED_MEDIA_TYPE', `manifest of ${what} has unsupported media type "${mediaType}"`);
+      throw new SkiffError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        `manifest of ${what} has unsupported media type "${mediaType}"`,
+      );
   }
 }
 
@@ -115,7 +142,8 @@ export function parseImageConfig(raw: Buffer, what: string): ImageConfig {
     throw new SkiffError('INVALID_CONFIG', `config of ${what} is not valid JSON: ${(err as Error).message}`);
   }
   const r = imageConfigSchema.safeParse(doc);
-  if (!r.success) throw new SkiffError('INVALID_CONFIG', `invalid image config of ${what}: ${formatIssues(r.error)}`);
+  if (!r.success)
+    throw new SkiffError('INVALID_CONFIG', `invalid image config of ${what}: ${formatIssues(r.error)}`);
   return r.data;
 }
 

@@ -48,7 +48,10 @@ export function parsePlatform(value: string): PlatformSpec {
   if (parts.length < 2 || parts.length > 3 || parts.some((p) => p === '')) {
     throw new SkiffError('INVALID_ARGUMENT', `invalid platform "${value}": expected os/arch[/variant]`);
   }
-  const spec: PlatformSpec = { os: parts[0]!.toLowerCase(), architecture: normalizeArch(parts[1]!.toLowerCase()) };
+  const spec: PlatformSpec = {
+    os: parts[0]!.toLowerCase(),
+    architecture: normalizeArch(parts[1]!.toLowerCase()),
+  };
   if (parts[2]) spec.variant = parts[2].toLowerCase();
   return spec;
 }
@@ -82,7 +85,9 @@ export function selectPlatform(manifests: readonly Descriptor[], want: PlatformS
   if (candidates.length <= 1 || want.variant) return candidates[0];
   const arch = want.architecture ?? '';
   const preferred = candidates.find(
-    (d) => !d.platform?.variant || d.platform.variant === defaultVariant(normalizeArch(d.platform.architecture || arch)),
+    (d) =>
+      !d.platform?.variant ||
+      d.platform.variant === defaultVariant(normalizeArch(d.platform.architecture || arch)),
   );
   return preferred ?? candidates[0];
 }
