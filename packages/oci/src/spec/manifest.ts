@@ -64,6 +64,12 @@ export function parseManifest(raw: Buffer, mediaTypeHint: string | undefined, wh
   if (typeof doc !== 'object' || doc === null || Array.isArray(doc)) {
     throw new SkiffError('INVALID_MANIFEST', `manifest of ${what} is not a JSON object`);
   }
+  if ((doc as { schemaVersion?: unknown }).schemaVersion === 1) {
+    throw new SkiffError(
+      'UNSUPPORTED_MEDIA_TYPE',
+      `manifest of ${what} is Docker schema 1, which is deprecated and not supported`,
+    );
+  }
   const declared = (doc as { mediaType?: unknown }).mediaType;
   const hint = mediaTypeHint?.split(';')[0]?.trim();
   let mediaType: string | undefined = typeof declared === 'string' && declared !== '' ? declared : undefined;
