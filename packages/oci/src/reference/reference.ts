@@ -93,6 +93,11 @@ function invalid(input: string, why: string): SkiffError {
   return new SkiffError('INVALID_REFERENCE', `invalid reference "${input}": ${why}`);
 }
 
+/** True when `value` is a valid registry host[:port] (domain name, IPv4 or [IPv6]). */
+export function isValidDomain(value: string): boolean {
+  return DOMAIN_RE.test(value);
+}
+
 /** True when the first path component names a registry (has "." or ":", or is "localhost"). */
 function looksLikeDomain(component: string): boolean {
   return /[.:]/.test(component) || component === 'localhost' || component.startsWith('[');

@@ -22,6 +22,7 @@ import { SkiffError } from '../errors.js';
 import {
   type ImageRef,
   isShortName,
+  isValidDomain,
   parseReference,
   withDefaultTag,
   withDigest,
@@ -119,13 +120,7 @@ function parseLocation(file: string, what: string, value: string): string {
 }
 
 function checkHost(file: string, what: string, value: string): void {
-  try {
-    const ref = parseReference(`${value}/x`);
-    if (!isShortName(`${value}/x`) && ref.path === 'x') return;
-  } catch {
-    // fall through
-  }
-  throw confError(file, `invalid ${what} "${value}": expected host[:port]`);
+  if (!isValidDomain(value)) throw confError(file, `invalid ${what} "${value}": expected host[:port]`);
 }
 
 function validateAlias(file: string, name: string, value: string): void {
