@@ -304,7 +304,7 @@ location = "pinned.io/busybox"
     expect(find('example.com/foo')).toBe('example.com/foo');
     expect(find('example.com/foo/baz:1')).toBe('example.com/foo');
     expect(find('example.com/foobar')).toBe('example.com');
-    expect(find('example.com/foo/bar@' + D)).toBe('example.com/foo/bar');
+    expect(find(`example.com/foo/bar@${D}`)).toBe('example.com/foo/bar');
     expect(find('example.community/x')).toBeUndefined();
     expect(find('a.wild.io/x')).toBe('*.wild.io');
     expect(find('a.b.wild.io/x')).toBe('*.wild.io');
