@@ -3,7 +3,8 @@
  * --cert-dir when given, else the first existing HOST:PORT directory among
  * $HOME/.config/containers/certs.d, /etc/containers/certs.d and /etc/docker/certs.d (then, when
  * none has one, the same roots without the port). In the directory, *.crt files are extra CAs and
- * NAME.cert + NAME.key form a client certificate.
+ * NAME.cert + NAME.key form a client certificate. A --cert-dir that does not exist adds nothing
+ * (containers/image ignores it too).
  */
 
 import { readdir, readFile, stat } from 'node:fs/promises';
@@ -86,7 +87,8 @@ export async function loadTlsMaterial(
     names = (await readdir(dir)).sort();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && options.certDir === undefined) return material;
+    // A missing directory (even --cert-dir) means no extra material, as containers/image.
+    if (code === 'ENOENT' || code === 'ENOTDIR') return material;
     throw new SkiffError(
       'CONFIG_FILE',
       `cannot read certificate directory ${dir}: ${(err as Error).message}`,
