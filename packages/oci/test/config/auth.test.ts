@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import {
   chmodSync,
   mkdirSync,
@@ -425,5 +426,22 @@ describe('writes', () => {
     expect(await getCredentials('a.io', undefined, { env: h.env })).toBeUndefined();
     // Other tools' files are left alone.
     expect((await getCredentials('docker-only.io', undefined, { env: h.env }))?.username).toBe('d');
+  });
+});
+
+describe('interoperability with skopeo (containers/image)', () => {
+  const skopeo = (args: string[], env: NodeJS.ProcessEnv) =>
+    execFileSync('skopeo', args, { env: { PATH: process.env.PATH, ...env }, encoding: 'utf8' }).trim();
+
+  it('skopeo reads what we wrote to the default path, and we read what skopeo logout left', async () => {
+    const h = freshEnv();
+    await setCredentials('localhost:5000', { username: 'ours', password: 'p' }, { env: h.env });
+    await setCredentials('quay.io/ns', { username: 'nsuser', password: 'p' }, { env: h.env });
+    const env = { HOME: h.home, XDG_RUNTIME_DIR: h.run };
+    expect(skopeo(['login', '--get-login', 'localhost:5000'], env)).toBe('ours');
+    expect(skopeo(['login', '--get-login', 'quay.io/ns'], env)).toBe('nsuser');
+    skopeo(['logout', 'localhost:5000'], env);
+    expect(await getCredentials('localhost:5000', undefined, { env: h.env })).toBeUndefined();
+    expect((await getCredentials('quay.io', 'ns/app', { env: h.env }))?.username).toBe('nsuser');
   });
 });
