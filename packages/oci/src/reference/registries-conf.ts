@@ -2,9 +2,12 @@
  * registries.conf (containers-registries.conf(5), version 2): search registries, short-name mode,
  * aliases, and per-prefix [[registry]] tables with location rewrites, insecure, blocked and mirrors.
  *
- * Files and precedence follow containers/image:
- *   - an explicit path (option or $CONTAINERS_REGISTRIES_CONF) is the only file read;
- *   - else $HOME/.config/containers/registries.conf if it exists, then the drop-ins of
+ * Files and precedence follow containers/image (checked against podman 4.3 on Debian 12):
+ *   - `options.path` is the only file read (hermetic; for --registries-conf and tests);
+ *   - $CONTAINERS_REGISTRIES_CONF replaces the main file, but the drop-ins of
+ *     /etc/containers/registries.conf.d and ~/.config/containers/registries.conf.d are still read
+ *     (podman resolves "alpine" through shortnames.conf even with the variable set);
+ *   - else $HOME/.config/containers/registries.conf if it exists, then only the drop-ins of
  *     $HOME/.config/containers/registries.conf.d;
  *   - else /etc/containers/registries.conf, then /etc/containers/registries.conf.d/*.conf, then
  *     $HOME/.config/containers/registries.conf.d/*.conf.
@@ -59,7 +62,7 @@ export interface RegistriesConf {
 }
 
 export interface ConfLookupOptions {
-  /** One registries.conf to read instead of the search path (no drop-ins). */
+  /** One registries.conf to read instead of the search path (no drop-ins at all). */
   path?: string;
   env?: NodeJS.ProcessEnv;
   homeDir?: string;
@@ -372,19 +375,22 @@ function dropIns(dir: string): string[] {
 
 /** The files loadRegistriesConf reads, in order (missing ones are skipped when read). */
 export function registriesConfFiles(options: ConfLookupOptions = {}): string[] {
+  if (options.path !== undefined && options.path !== '') return [options.path];
   const env = options.env ?? process.env;
-  const explicit = options.path ?? (env.CONTAINERS_REGISTRIES_CONF || undefined);
-  if (explicit !== undefined) return [explicit];
   const home = options.homeDir ?? homeDir(env);
   const systemDir = options.systemDir ?? '/etc/containers';
   const userFile = join(home, '.config', 'containers', 'registries.conf');
   const userDropIns = join(home, '.config', 'containers', 'registries.conf.d');
-  if (exists(userFile)) return [userFile, ...dropIns(userDropIns)];
-  return [
-    join(systemDir, 'registries.conf'),
-    ...dropIns(join(systemDir, 'registries.conf.d')),
-    ...dropIns(userDropIns),
-  ];
+  const fromEnv = env.CONTAINERS_REGISTRIES_CONF;
+  let main: string;
+  if (fromEnv !== undefined && fromEnv !== '') {
+    main = fromEnv;
+  } else if (exists(userFile)) {
+    return [userFile, ...dropIns(userDropIns)];
+  } else {
+    main = join(systemDir, 'registries.conf');
+  }
+  return [main, ...dropIns(join(systemDir, 'registries.conf.d')), ...dropIns(userDropIns)];
 }
 
 function readConfFile(file: string): string | undefined {

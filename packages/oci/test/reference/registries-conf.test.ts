@@ -233,23 +233,28 @@ describe('loadRegistriesConf: files and precedence', () => {
     expect(c.aliases).toEqual({ u: 'user.io/u' });
   });
 
-  it('CONTAINERS_REGISTRIES_CONF (or path) is the only file read', () => {
+  it('path is the only file read; CONTAINERS_REGISTRIES_CONF replaces the main file but keeps drop-ins', () => {
     const { home, system } = dirs();
     put(join(system, 'registries.conf'), 'unqualified-search-registries = ["sys.io"]\n');
-    put(
+    const sysDrop = put(join(system, 'registries.conf.d', 'a.conf'), '[aliases]\n"a" = "sys.io/a"\n');
+    put(join(home, '.config', 'containers', 'registries.conf'), 'short-name-mode = "disabled"\n');
+    const userDrop = put(
       join(home, '.config', 'containers', 'registries.conf.d', 'z.conf'),
-      'unqualified-search-registries = ["drop.io"]\n',
+      '[aliases]\n"z" = "user.io/z"\n',
     );
     const only = put(join(home, 'only.conf'), 'unqualified-search-registries = ["only.io"]\n');
+    const viaPath = loadRegistriesConf({ path: only, homeDir: home, systemDir: system, env: {} });
+    expect(viaPath.files).toEqual([only]);
+    expect(viaPath.aliases).toEqual({});
     const viaEnv = loadRegistriesConf({
       homeDir: home,
       systemDir: system,
       env: { CONTAINERS_REGISTRIES_CONF: only },
     });
-    expect(viaEnv.files).toEqual([only]);
+    expect(viaEnv.files).toEqual([only, sysDrop, userDrop]);
     expect(viaEnv.unqualifiedSearchRegistries).toEqual(['only.io']);
-    const viaPath = loadRegistriesConf({ path: only, homeDir: home, systemDir: system, env: {} });
-    expect(viaPath.unqualifiedSearchRegistries).toEqual(['only.io']);
+    expect(viaEnv.shortNameMode).toBe('permissive');
+    expect(viaEnv.aliases).toEqual({ a: 'sys.io/a', z: 'user.io/z' });
   });
 
   it('missing files give the defaults; HOME comes from env', () => {
