@@ -1,18 +1,10 @@
 import { Args, Flags } from '@oclif/core';
-import { getCredentials, normalizeAuthKey, setCredentials } from '@skiff/oci/config/auth';
+import { getCredentials, setCredentials } from '@skiff/oci/config/auth';
 import { isSkiffError, SkiffError } from '@skiff/oci/errors';
 import { RegistryClient } from '@skiff/oci/registry/client';
 import { FerryCommand, UsageError } from '../base-command.js';
 import { promptLine, readStdin } from '../render/prompt.js';
-
-/** `host:5000/ns/` → the key auth.json uses (`host:5000/ns`), the host to ping and the namespace. */
-export function registryKey(argument: string): { key: string; host: string; repository: string | undefined } {
-  const key = normalizeAuthKey(argument);
-  const slash = key.indexOf('/');
-  return slash === -1
-    ? { key, host: key, repository: undefined }
-    : { key, host: key.slice(0, slash), repository: key.slice(slash + 1) };
-}
+import { registryKey } from '../render/registry-key.js';
 
 export default class Login extends FerryCommand {
   static override summary = 'Login to a container registry';

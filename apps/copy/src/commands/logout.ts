@@ -2,7 +2,7 @@ import { Args, Flags } from '@oclif/core';
 import { getCredentials, removeAllCredentials, removeCredentials } from '@skiff/oci/config/auth';
 import { SkiffError } from '@skiff/oci/errors';
 import { FerryCommand, UsageError } from '../base-command.js';
-import { registryKey } from './login.js';
+import { registryKey } from '../render/registry-key.js';
 
 export default class Logout extends FerryCommand {
   static override summary = 'Logout of a container registry';
