@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 
-// ferry's entry point (what bin/run.js should call): see test/support/ferry.mjs.
-const bin = fileURLToPath(new URL('./support/ferry.mjs', import.meta.url));
+const bin = fileURLToPath(new URL('../bin/run.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'ferry-cli-'));
 const env = {
   ...process.env,

@@ -42,6 +42,8 @@ export interface CopyOptions {
   format?: ManifestFormat;
   /** Layer compression to write (--dest-compress-format). */
   compression?: Compression;
+  /** Compression level for recompressed layers (--dest-compress-level). */
+  compressionLevel?: number;
   /** Refuse any change that would alter a manifest digest (--preserve-digests). */
   preserveDigests?: boolean;
   /** Blobs copied at once. */
@@ -400,7 +402,10 @@ class CopyRun {
     if (!unchanged) {
       stages.push(decompressStream(layer.from ?? 'none'));
       if (diffId) stages.push(new DigestVerifier({ digest: diffId, what: `uncompressed ${what} (DiffID)` }));
-      if (layer.to && layer.to !== 'none') stages.push(compressStream(layer.to));
+      if (layer.to && layer.to !== 'none') {
+        const level = this.options.compressionLevel;
+        stages.push(compressStream(layer.to, level === undefined ? {} : { level }));
+      }
     }
     let pipelineError: unknown;
     const flowing = new Promise<void>((resolve) => {

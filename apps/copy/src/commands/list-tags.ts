@@ -1,0 +1,35 @@
+import { Args } from '@oclif/core';
+import { SkiffError } from '@skiff/oci/errors';
+import { nameOnly, parseReference } from '@skiff/oci/reference/reference';
+import { listRepoTags } from '@skiff/oci/transports/docker';
+import { parseImageName } from '@skiff/oci/transports/index';
+import { FerryCommand, UsageError } from '../base-command.js';
+import { goJsonIndent } from '../render/inspect.js';
+import { imageFlags, retryFlags, transportOptions } from '../transport-flags.js';
+
+export default class ListTags extends FerryCommand {
+  static override summary = 'List tags in the transport/repository specified by the SOURCE-IMAGE';
+  static override description = 'Prints the repository name and its tags as JSON, following pagination.';
+  static override examples = ['<%= config.bin %> list-tags docker://127.0.0.1:5000/busybox'];
+  static override args = {
+    repository: Args.string({ required: true, description: 'repository (docker://HOST/REPO)' }),
+  };
+  static override flags = { ...imageFlags(''), ...retryFlags };
+
+  async run(): Promise<void> {
+    const { args, flags } = await this.parse(ListTags);
+    const ref = parseImageName(args.repository);
+    if (ref.transport !== 'docker') {
+      throw new SkiffError('UNSUPPORTED', `list-tags does not support the ${ref.transport} transport`, {
+        hint: 'list-tags takes a docker://HOST/REPOSITORY reference',
+      });
+    }
+    const within = ref.withinTransport.replace(/^\/\//, '');
+    const parsed = parseReference(within);
+    if (/[:@][^/]*$/.test(within.slice(parsed.domain.length))) {
+      throw new UsageError(`tag or digest are not supported by list-tags: "${args.repository}"`);
+    }
+    const tags = await listRepoTags(ref, transportOptions(flags, ''));
+    this.log(goJsonIndent({ Repository: nameOnly(parsed).toString(), Tags: tags }));
+  }
+}

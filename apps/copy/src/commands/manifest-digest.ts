@@ -1,0 +1,31 @@
+import { readFile } from 'node:fs/promises';
+import { Args } from '@oclif/core';
+import { SkiffError } from '@skiff/oci/errors';
+import { digestOf } from '@skiff/oci/spec/digest';
+import { parseManifest } from '@skiff/oci/spec/manifest';
+import { FerryCommand } from '../base-command.js';
+
+export default class ManifestDigest extends FerryCommand {
+  static override summary = 'Compute a manifest digest of a file';
+  static override description =
+    'Prints the digest of the manifest stored in MANIFEST (its bytes as they are).';
+  static override examples = ['<%= config.bin %> manifest-digest manifest.json'];
+  static override args = {
+    manifest: Args.string({ required: true, description: 'path of a manifest file' }),
+  };
+
+  async run(): Promise<void> {
+    const { args } = await this.parse(ManifestDigest);
+    let raw: Buffer;
+    try {
+      raw = await readFile(args.manifest);
+    } catch (err) {
+      throw new SkiffError('NOT_FOUND', `cannot read manifest ${args.manifest}: ${(err as Error).message}`, {
+        cause: err,
+      });
+    }
+    // Validate that it is a manifest, but digest the bytes as they are.
+    parseManifest(raw, undefined, args.manifest);
+    this.log(digestOf(raw));
+  }
+}

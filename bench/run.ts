@@ -1,0 +1,192 @@
+/**
+ * `npm run bench`: ferry beside skopeo in one run, on the same images, registries and disk.
+ * Each case runs both tools alternately (ferry, skopeo, ferry, ...) RUNS times and reports the
+ * medians, the ratio ferry/skopeo, and ferry's peak RSS (GNU time's %M). Writes bench/RESULTS.md.
+ *
+ * Fairness: two separate registries (source and destination) so no tool can mount blobs across
+ * repositories; a fresh destination repository or directory per run (nothing is deleted between
+ * timed runs: this disk is slow to create files right after deleting many); skopeo's blob info
+ * cache is removed before each of its runs so it cannot skip work ferry has to do; both tools
+ * fsync what they write to an OCI layout. Node start-up is reported apart, with and without
+ * NODE_EXTRA_CA_CERTS, which this machine sets and which costs every Node start 50-100 ms.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { makeImage } from '../test/support/images.js';
+import { startRegistry } from '../test/support/registry.js';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const ROOT = join(import.meta.dirname, '..');
+const FERRY = join(ROOT, 'apps', 'copy', 'bin', 'run.js');
+const SKOPEO_CACHE = [
+  '/var/lib/containers/cache/blob-info-cache-v1.boltdb',
+  '/var/lib/containers/cache/blob-info-cache-v1.sqlite',
+];
+
+interface Sample {
+  ms: number;
+  rssKiB: number;
+}
+
+function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Sample {
+  const start = process.hrtime.bigint();
+  const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...args], {
+    env,
+    encoding: 'utf8',
+    maxBuffer: 64 << 20,
+  });
+  const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);
+  const lines = r.stderr.trim().split('\n');
+  return { ms, rssKiB: Number(lines[lines.length - 1]) };
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+
+const cleanEnv: NodeJS.ProcessEnv = { ...process.env };
+delete cleanEnv.NODE_EXTRA_CA_CERTS;
+const machineEnv: NodeJS.ProcessEnv = { ...process.env };
+
+interface Row {
+  case: string;
+  ferryMs: number;
+  skopeoMs: number;
+  ratio: number;
+  ferryRssMiB: number;
+  note?: string;
+}
+const rows: Row[] = [];
+
+function compare(
+  name: string,
+  ferryArgs: (i: number) => string[],
+  skopeoArgs: (i: number) => string[],
+  env = cleanEnv,
+  note?: string,
+): void {
+  const f: Sample[] = [];
+  const s: Sample[] = [];
+  // One warm-up each, not counted: page cache and registry state alike for both.
+  timed(process.execPath, [FERRY, ...ferryArgs(-1)], env);
+  timed('skopeo', skopeoArgs(-1), env);
+  for (let i = 0; i < RUNS; i++) {
+    f.push(timed(process.execPath, [FERRY, ...ferryArgs(i)], env));
+    for (const c of SKOPEO_CACHE) rmSync(c, { force: true });
+    s.push(timed('skopeo', skopeoArgs(i), env));
+  }
+  const row: Row = {
+    case: name,
+    ferryMs: median(f.map((x) => x.ms)),
+    skopeoMs: median(s.map((x) => x.ms)),
+    ratio: 0,
+    ferryRssMiB: Math.max(...f.map((x) => x.rssKiB)) / 1024,
+  };
+  row.ratio = row.ferryMs / row.skopeoMs;
+  if (note) row.note = note;
+  rows.push(row);
+  console.log(
+    `${name}: ferry ${row.ferryMs.toFixed(0)} ms, skopeo ${row.skopeoMs.toFixed(0)} ms, ratio ${row.ratio.toFixed(2)}, ferry peak RSS ${row.ferryRssMiB.toFixed(0)} MiB`,
+  );
+}
+
+const work = mkdtempSync(join(tmpdir(), 'skiff-bench-'));
+const src = await startRegistry();
+const dst = await startRegistry();
+try {
+  console.log(`bench: building images in ${work}`);
+  const images = {
+    small10: await makeImage(join(work, 'small10'), { name: 'latest', extraLayers: 9 }),
+    img64: await makeImage(join(work, 'img64'), { name: 'latest', sizeMiB: 64, layers: 8 }),
+    img300: await makeImage(join(work, 'img300'), { name: 'latest', sizeMiB: 300, layers: 5 }),
+  };
+  for (const [name, img] of Object.entries(images)) {
+    const r = spawnSync('skopeo', [
+      'copy',
+      '-q',
+      '--dest-tls-verify=false',
+      img.transportRef,
+      `docker://${src.host}/bench/${name}:latest`,
+    ]);
+    if (r.status !== 0) throw new Error(`seeding ${name}: ${r.stderr}`);
+  }
+  const tls = ['--src-tls-verify=false', '--dest-tls-verify=false'];
+  const out = join(work, 'out');
+  mkdirSync(out);
+
+  compare(
+    'start-up: --version (clean env)',
+    () => ['--version'],
+    () => ['--version'],
+  );
+  compare(
+    'start-up: --version (machine env, NODE_EXTRA_CA_CERTS set)',
+    () => ['--version'],
+    () => ['--version'],
+    machineEnv,
+  );
+  for (const name of Object.keys(images)) {
+    const from = `docker://${src.host}/bench/${name}:latest`;
+    compare(
+      `inspect ${name} (registry)`,
+      () => ['inspect', '--tls-verify=false', from],
+      () => ['inspect', '--tls-verify=false', from],
+    );
+    compare(
+      `copy ${name} registry→registry`,
+      (i) => ['copy', '-q', ...tls, from, `docker://${dst.host}/ferry-${i + 1}/${name}:latest`],
+      (i) => ['copy', '-q', ...tls, from, `docker://${dst.host}/skopeo-${i + 1}/${name}:latest`],
+    );
+    compare(
+      `copy ${name} registry→oci:`,
+      (i) => [
+        'copy',
+        '-q',
+        '--src-tls-verify=false',
+        from,
+        `oci:${join(out, `ferry-${name}-${i + 1}`)}:latest`,
+      ],
+      (i) => [
+        'copy',
+        '-q',
+        '--src-tls-verify=false',
+        from,
+        `oci:${join(out, `skopeo-${name}-${i + 1}`)}:latest`,
+      ],
+    );
+  }
+  const inspectSmall = `docker://${src.host}/bench/small10:latest`;
+  compare(
+    'inspect small10 (machine env)',
+    () => ['inspect', '--tls-verify=false', inspectSmall],
+    () => ['inspect', '--tls-verify=false', inspectSmall],
+    machineEnv,
+  );
+
+  const lines = [
+    '# Benchmarks: ferry beside skopeo',
+    '',
+    `Run on ${new Date().toISOString().slice(0, 10)}: ${RUNS} timed runs per tool per case (after one warm-up each), alternating; medians of wall time.`,
+    `skopeo ${spawnSync('skopeo', ['--version'], { encoding: 'utf8' }).stdout.trim()}; Node ${process.version}; registries: Debian docker-registry on 127.0.0.1 (separate source and destination).`,
+    'Environment "clean" unsets NODE_EXTRA_CA_CERTS; "machine" keeps it as this machine sets it. Both tools fsync what they write to oci: layouts.',
+    '',
+    '| case | ferry (ms) | skopeo (ms) | ferry/skopeo | ferry peak RSS (MiB) |',
+    '|---|---:|---:|---:|---:|',
+    ...rows.map(
+      (r) =>
+        `| ${r.case} | ${r.ferryMs.toFixed(0)} | ${r.skopeoMs.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.ferryRssMiB.toFixed(0)} |`,
+    ),
+    '',
+  ];
+  writeFileSync(join(ROOT, 'bench', 'RESULTS.md'), lines.join('\n'));
+  console.log('bench: wrote bench/RESULTS.md');
+} finally {
+  await src.stop();
+  await dst.stop();
+  rmSync(work, { recursive: true, force: true });
+}
