@@ -8,5 +8,6 @@ echo "test: lint and format check"
 npx biome check .
 echo "test: typecheck"
 npx turbo run typecheck --output-logs=errors-only
+npx tsc -p tsconfig.json
 echo "test: vitest"
 npx vitest run "$@"

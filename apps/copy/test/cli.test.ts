@@ -7,7 +7,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const bin = fileURLToPath(new URL('../bin/run.js', import.meta.url));
 const dir = mkdtempSync(join(tmpdir(), 'ferry-cli-'));
-const env = {
+const env: NodeJS.ProcessEnv = {
   ...process.env,
   HOME: dir,
   XDG_RUNTIME_DIR: dir,
