@@ -152,7 +152,9 @@ function withCodedErrors(stream: Duplex, what: string): Duplex {
  * Detect a stream's compression from its first bytes without losing them: the returned
  * stream yields every byte of the original.
  */
-export async function peekCompression(stream: Readable): Promise<{ compression: Compression; stream: Readable }> {
+export async function peekCompression(
+  stream: Readable,
+): Promise<{ compression: Compression; stream: Readable }> {
   const chunks: Buffer[] = [];
   let length = 0;
   const ended = await new Promise<boolean>((resolve, reject) => {

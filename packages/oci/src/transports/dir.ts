@@ -6,7 +6,15 @@ import { type Digest, digestOf, isDigest, parseDigest } from '../spec/digest.js'
 import { parseManifest } from '../spec/manifest.js';
 import { MediaType } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/schemas.js';
-import { exists, fsyncDir, openFileStream, readSmallFile, tempName, writeFileAtomic, writeStreamVerified } from './local-fs.js';
+import {
+  exists,
+  fsyncDir,
+  openFileStream,
+  readSmallFile,
+  tempName,
+  writeFileAtomic,
+  writeStreamVerified,
+} from './local-fs.js';
 import type {
   BlobStream,
   DestinationCapabilities,
@@ -60,18 +68,23 @@ class DirSource implements ImageSource {
       const raw = await readSmallFile(path.join(this.dir, 'manifest.json'), `${what}: manifest`, 16 << 20);
       return { raw, mediaType: sniffMediaType(raw) };
     }
-    if (!isDigest(instanceDigest)) throw new SkiffError('INVALID_ARGUMENT', `invalid digest "${instanceDigest}"`);
+    if (!isDigest(instanceDigest))
+      throw new SkiffError('INVALID_ARGUMENT', `invalid digest "${instanceDigest}"`);
     const file = instanceManifestFile(this.dir, instanceDigest);
     const raw = await readSmallFile(file, `${what}: manifest`, 16 << 20).catch((err: SkiffError) => {
       throw err.code === 'NOT_FOUND' ? new SkiffError('MANIFEST_UNKNOWN', err.message) : err;
     });
     const actual = digestOf(raw, parseDigest(instanceDigest).algorithm);
-    if (actual !== instanceDigest) throw new SkiffError('DIGEST_MISMATCH', `${what}: ${file} has digest ${actual}`);
+    if (actual !== instanceDigest)
+      throw new SkiffError('DIGEST_MISMATCH', `${what}: ${file} has digest ${actual}`);
     return { raw, mediaType: sniffMediaType(raw) };
   }
 
   getBlob(descriptor: Descriptor): Promise<BlobStream> {
-    return openFileStream(blobFile(this.dir, descriptor.digest), `blob ${descriptor.digest} of ${this.reference.toString()}`);
+    return openFileStream(
+      blobFile(this.dir, descriptor.digest),
+      `blob ${descriptor.digest} of ${this.reference.toString()}`,
+    );
   }
 
   async close(): Promise<void> {}
@@ -128,7 +141,10 @@ class DirDestination implements ImageDestination {
     if (instanceDigest !== undefined) {
       const actual = digestOf(manifest.raw, parseDigest(instanceDigest).algorithm);
       if (actual !== instanceDigest) {
-        throw new SkiffError('DIGEST_MISMATCH', `manifest for ${what}: expected ${instanceDigest}, content has ${actual}`);
+        throw new SkiffError(
+          'DIGEST_MISMATCH',
+          `manifest for ${what}: expected ${instanceDigest}, content has ${actual}`,
+        );
       }
       await writeFileAtomic(instanceManifestFile(this.staging, instanceDigest), manifest.raw);
       return;
@@ -138,7 +154,8 @@ class DirDestination implements ImageDestination {
   }
 
   async commit(): Promise<void> {
-    if (!this.hasTop) throw new SkiffError('INVALID_ARGUMENT', `${this.reference.toString()}: commit before putManifest`);
+    if (!this.hasTop)
+      throw new SkiffError('INVALID_ARGUMENT', `${this.reference.toString()}: commit before putManifest`);
     await writeFileAtomic(path.join(this.staging, 'version'), DIR_VERSION);
     await fsyncDir(this.staging);
     const old = (await exists(this.target)) ? tempName(this.target) : undefined;
@@ -189,7 +206,8 @@ class DirReference implements ImageReference {
     // Like skopeo: refuse to replace a non-empty directory that is not a dir: image.
     try {
       const st = await fs.stat(this.dir);
-      if (!st.isDirectory()) throw new SkiffError('INVALID_ARGUMENT', `${this.toString()}: ${this.dir} is not a directory`);
+      if (!st.isDirectory())
+        throw new SkiffError('INVALID_ARGUMENT', `${this.toString()}: ${this.dir} is not a directory`);
       const items = await fs.readdir(this.dir);
       if (items.length > 0 && !items.includes('version')) {
         throw new SkiffError(
@@ -209,7 +227,8 @@ class DirReference implements ImageReference {
 export const dirTransport: Transport = {
   name: 'dir',
   parseReference(details: string): ImageReference {
-    if (details === '') throw new SkiffError('INVALID_REFERENCE', 'invalid dir: reference: the path is empty');
+    if (details === '')
+      throw new SkiffError('INVALID_REFERENCE', 'invalid dir: reference: the path is empty');
     return new DirReference(path.resolve(details));
   },
 };

@@ -11,8 +11,20 @@ import { type Digest, DigestVerifier, digestHex, digestOf } from '../spec/digest
 import { parseImageConfig, parseManifest } from '../spec/manifest.js';
 import { MediaType } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/schemas.js';
-import { fsyncDir, makeTempDir, openFileStream, removeDir, tempName, writeStreamVerified } from './local-fs.js';
-import { formatNamedTagged, type NamedTagged, normalizeRepoTag, parseNamedTagged } from './local-docker-name.js';
+import {
+  formatNamedTagged,
+  type NamedTagged,
+  normalizeRepoTag,
+  parseNamedTagged,
+} from './local-docker-name.js';
+import {
+  fsyncDir,
+  makeTempDir,
+  openFileStream,
+  removeDir,
+  tempName,
+  writeStreamVerified,
+} from './local-fs.js';
 import { indexTar, type TarIndexEntry, uncompressedTarPath } from './local-tar.js';
 import type {
   BlobStream,
@@ -52,11 +64,18 @@ function parseArchiveDetails(details: string): ArchiveTarget {
   const colon = details.indexOf(':');
   const file = colon < 0 ? details : details.slice(0, colon);
   const ref = colon < 0 ? '' : details.slice(colon + 1);
-  if (file === '') throw new SkiffError('INVALID_REFERENCE', `invalid docker-archive: reference "${details}": the path is empty`);
+  if (file === '')
+    throw new SkiffError(
+      'INVALID_REFERENCE',
+      `invalid docker-archive: reference "${details}": the path is empty`,
+    );
   const t: ArchiveTarget = { file: path.resolve(file), sourceIndex: -1 };
   if (ref.startsWith('@')) {
     if (!/^@\d+$/.test(ref)) {
-      throw new SkiffError('INVALID_REFERENCE', `invalid docker-archive: reference "${details}": "${ref}" is not @INDEX`);
+      throw new SkiffError(
+        'INVALID_REFERENCE',
+        `invalid docker-archive: reference "${details}": "${ref}" is not @INDEX`,
+      );
     }
     t.sourceIndex = Number.parseInt(ref.slice(1), 10);
   } else if (ref !== '') {
@@ -66,7 +85,8 @@ function parseArchiveDetails(details: string): ArchiveTarget {
 }
 
 async function readRange(file: string, e: TarIndexEntry, maxBytes: number, what: string): Promise<Buffer> {
-  if (e.sizeBytes > maxBytes) throw new SkiffError('INVALID_ARCHIVE', `${what} is too large (${e.sizeBytes} bytes)`);
+  if (e.sizeBytes > maxBytes)
+    throw new SkiffError('INVALID_ARCHIVE', `${what} is too large (${e.sizeBytes} bytes)`);
   const fh = await fs.open(file, 'r');
   try {
     const buf = Buffer.alloc(e.sizeBytes);
@@ -101,14 +121,20 @@ class DockerArchiveSource implements ImageSource {
       const entries = await indexTar(tarFile, `archive ${file}`);
       const manifestEntry = entries.get('manifest.json');
       if (!manifestEntry || manifestEntry.type !== 'file') {
-        throw new SkiffError('INVALID_ARCHIVE', `archive ${file} has no manifest.json; is it a docker-archive (docker save) file?`);
+        throw new SkiffError(
+          'INVALID_ARCHIVE',
+          `archive ${file} has no manifest.json; is it a docker-archive (docker save) file?`,
+        );
       }
       const rawList = await readRange(tarFile, manifestEntry, 16 << 20, `manifest.json in ${file}`);
       let doc: unknown;
       try {
         doc = JSON.parse(rawList.toString('utf8'));
       } catch (err) {
-        throw new SkiffError('INVALID_ARCHIVE', `manifest.json in ${file} is not valid JSON: ${(err as Error).message}`);
+        throw new SkiffError(
+          'INVALID_ARCHIVE',
+          `manifest.json in ${file} is not valid JSON: ${(err as Error).message}`,
+        );
       }
       const parsed = archiveManifestSchema.safeParse(doc);
       if (!parsed.success) {
@@ -122,7 +148,10 @@ class DockerArchiveSource implements ImageSource {
       const need = (name: string, role: string): TarIndexEntry => {
         const e = entries.get(path.posix.normalize(name.replace(/^\.?\//, '')));
         if (!e || e.type !== 'file') {
-          throw new SkiffError('INVALID_ARCHIVE', `archive ${file}: ${role} "${name}" named in manifest.json is missing`);
+          throw new SkiffError(
+            'INVALID_ARCHIVE',
+            `archive ${file}: ${role} "${name}" named in manifest.json is missing`,
+          );
         }
         return e;
       };
@@ -177,14 +206,21 @@ class DockerArchiveSource implements ImageSource {
 
   async getManifest(instanceDigest?: Digest): Promise<RawManifest> {
     if (instanceDigest !== undefined && instanceDigest !== digestOf(this.manifestRaw)) {
-      throw new SkiffError('MANIFEST_UNKNOWN', `${this.reference.toString()}: no manifest ${instanceDigest} (docker-archive holds one image)`);
+      throw new SkiffError(
+        'MANIFEST_UNKNOWN',
+        `${this.reference.toString()}: no manifest ${instanceDigest} (docker-archive holds one image)`,
+      );
     }
     return { raw: this.manifestRaw, mediaType: MediaType.dockerManifest };
   }
 
   async getBlob(descriptor: Descriptor): Promise<BlobStream> {
     const e = this.blobs.get(descriptor.digest);
-    if (!e) throw new SkiffError('BLOB_UNKNOWN', `${this.reference.toString()}: no blob ${descriptor.digest} in the archive`);
+    if (!e)
+      throw new SkiffError(
+        'BLOB_UNKNOWN',
+        `${this.reference.toString()}: no blob ${descriptor.digest} in the archive`,
+      );
     return openFileStream(this.tarFile, `blob ${descriptor.digest} of ${this.reference.toString()}`, {
       start: e.offset,
       sizeBytes: e.sizeBytes,
@@ -203,20 +239,30 @@ function selectItem(items: ArchiveItem[], t: ArchiveTarget, what: string): Archi
   };
   if (t.sourceIndex >= 0) {
     const it = items[t.sourceIndex];
-    if (!it) throw new SkiffError('NOT_FOUND', `${what}: index @${t.sourceIndex} is out of range, the archive has ${items.length} images`);
+    if (!it)
+      throw new SkiffError(
+        'NOT_FOUND',
+        `${what}: index @${t.sourceIndex} is out of range, the archive has ${items.length} images`,
+      );
     return it;
   }
   if (t.tagged) {
     const want = formatNamedTagged(t.tagged);
     const it = items.find((i) => (i.RepoTags ?? []).some((tag) => normalizeRepoTag(tag) === want));
-    if (!it) throw new SkiffError('NOT_FOUND', `${what}: no image tagged ${want} in ${t.file} (${listTags()})`);
+    if (!it)
+      throw new SkiffError('NOT_FOUND', `${what}: no image tagged ${want} in ${t.file} (${listTags()})`);
     return it;
   }
   if (items.length === 1) return items[0]!;
-  if (items.length === 0) throw new SkiffError('NOT_FOUND', `${what}: manifest.json in ${t.file} lists no image`);
-  throw new SkiffError('INVALID_REFERENCE', `${what}: ${t.file} holds ${items.length} images, name one (${listTags()})`, {
-    hint: 'append :NAME:TAG or :@INDEX to the path',
-  });
+  if (items.length === 0)
+    throw new SkiffError('NOT_FOUND', `${what}: manifest.json in ${t.file} lists no image`);
+  throw new SkiffError(
+    'INVALID_REFERENCE',
+    `${what}: ${t.file} holds ${items.length} images, name one (${listTags()})`,
+    {
+      hint: 'append :NAME:TAG or :@INDEX to the path',
+    },
+  );
 }
 
 const ARCHIVE_CAPABILITIES: DestinationCapabilities = {
@@ -247,7 +293,7 @@ class DockerArchiveDestination implements ImageDestination {
     private readonly fh: fs.FileHandle,
     private readonly scratch: string,
   ) {
-    const out = createWriteStream('', { fd: fh, autoClose: false });
+    const out = createWriteStream('', { fd: fh.fd, autoClose: false });
     this.writing = pipeline(this.pack, out);
     this.writing.catch((err: unknown) => {
       this.broken ??= err;
@@ -288,7 +334,9 @@ class DockerArchiveDestination implements ImageDestination {
     if (this.broken) throw asSkiffError(this.broken, `writing ${this.reference.toString()}`);
     const what = `blob${info.digest ? ` ${info.digest}` : ''} for ${this.reference.toString()}`;
     const isConfig =
-      info.isConfig === true || info.mediaType === MediaType.dockerConfig || info.mediaType === MediaType.ociConfig;
+      info.isConfig === true ||
+      info.mediaType === MediaType.dockerConfig ||
+      info.mediaType === MediaType.ociConfig;
     // Spool to a scratch file so the digest and size are known before the tar header is written.
     const spool = path.join(this.scratch, `blob-${this.written.size}-${Date.now()}`);
     const { digest, sizeBytes } = await writeStreamVerified(stream, spool, {
@@ -320,21 +368,34 @@ class DockerArchiveDestination implements ImageDestination {
     const what = this.reference.toString();
     const m = parseManifest(manifest.raw, manifest.mediaType, what);
     if (m.kind === 'index' || instanceDigest !== undefined) {
-      throw new SkiffError('UNSUPPORTED', `${what}: docker-archive cannot store a multi-image index; choose one platform`);
+      throw new SkiffError(
+        'UNSUPPORTED',
+        `${what}: docker-archive cannot store a multi-image index; choose one platform`,
+      );
     }
     const configRaw = this.configs.get(m.config.digest);
     const configFile = this.written.get(m.config.digest);
     if (!configRaw || !configFile) {
-      throw new SkiffError('BLOB_UNKNOWN', `${what}: config ${m.config.digest} was not written before the manifest`);
+      throw new SkiffError(
+        'BLOB_UNKNOWN',
+        `${what}: config ${m.config.digest} was not written before the manifest`,
+      );
     }
     const config = parseImageConfig(configRaw, `config ${m.config.digest}`);
     if (config.rootfs.diff_ids.length !== m.layers.length) {
-      throw new SkiffError('INVALID_CONFIG', `${what}: config lists ${config.rootfs.diff_ids.length} layers, manifest ${m.layers.length}`);
+      throw new SkiffError(
+        'INVALID_CONFIG',
+        `${what}: config lists ${config.rootfs.diff_ids.length} layers, manifest ${m.layers.length}`,
+      );
     }
     const layers: string[] = [];
     for (const [i, l] of m.layers.entries()) {
       const f = this.written.get(l.digest);
-      if (!f) throw new SkiffError('BLOB_UNKNOWN', `${what}: layer ${l.digest} was not written before the manifest`);
+      if (!f)
+        throw new SkiffError(
+          'BLOB_UNKNOWN',
+          `${what}: layer ${l.digest} was not written before the manifest`,
+        );
       if (l.digest !== config.rootfs.diff_ids[i]) {
         throw new SkiffError(
           'UNSUPPORTED',
@@ -345,7 +406,11 @@ class DockerArchiveDestination implements ImageDestination {
       this.lastLayerHex = digestHex(l.digest);
     }
     const tagged = this.reference.target.tagged;
-    this.item = { Config: configFile.name, RepoTags: tagged ? [formatNamedTagged(tagged)] : [], Layers: layers };
+    this.item = {
+      Config: configFile.name,
+      RepoTags: tagged ? [formatNamedTagged(tagged)] : [],
+      Layers: layers,
+    };
   }
 
   commit(): Promise<void> {
@@ -402,7 +467,8 @@ class DockerArchiveReference implements ImageReference {
 
   async newDestination(_options?: TransportOptions): Promise<ImageDestination> {
     const what = this.toString();
-    if (this.target.sourceIndex >= 0) throw new SkiffError('INVALID_REFERENCE', `${what}: @INDEX cannot be used to write an image`);
+    if (this.target.sourceIndex >= 0)
+      throw new SkiffError('INVALID_REFERENCE', `${what}: @INDEX cannot be used to write an image`);
     const dir = path.dirname(this.target.file);
     try {
       await fs.access(dir);
@@ -413,11 +479,13 @@ class DockerArchiveReference implements ImageReference {
     const fh = await fs.open(tmpFile, 'wx', 0o644).catch((err: unknown) => {
       throw asSkiffError(err, `creating ${tmpFile}`);
     });
-    const scratch = await makeTempDir(`.${path.basename(this.target.file)}.blobs-`, dir).catch(async (err: unknown) => {
-      await fh.close();
-      await fs.rm(tmpFile, { force: true });
-      throw asSkiffError(err, `creating a scratch directory in ${dir}`);
-    });
+    const scratch = await makeTempDir(`.${path.basename(this.target.file)}.blobs-`, dir).catch(
+      async (err: unknown) => {
+        await fh.close();
+        await fs.rm(tmpFile, { force: true });
+        throw asSkiffError(err, `creating a scratch directory in ${dir}`);
+      },
+    );
     return new DockerArchiveDestination(this, tmpFile, fh, scratch);
   }
 }

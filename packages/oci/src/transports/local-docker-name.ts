@@ -12,11 +12,15 @@ export interface NamedTagged {
 
 const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
-const DOMAIN = /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[a-fA-F0-9:]+\])(?::\d+)?$/;
+const DOMAIN =
+  /^(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[a-fA-F0-9:]+\])(?::\d+)?$/;
 
 export function parseNamedTagged(value: string, what: string): NamedTagged {
   if (value.includes('@')) {
-    throw new SkiffError('INVALID_REFERENCE', `${what}: "${value}" contains a digest; a NAME:TAG is needed here`);
+    throw new SkiffError(
+      'INVALID_REFERENCE',
+      `${what}: "${value}" contains a digest; a NAME:TAG is needed here`,
+    );
   }
   const slash = value.lastIndexOf('/');
   const colon = value.lastIndexOf(':');
@@ -27,17 +31,25 @@ export function parseNamedTagged(value: string, what: string): NamedTagged {
     tag = value.slice(colon + 1);
   }
   if (!tag) throw new SkiffError('INVALID_REFERENCE', `${what}: "${value}" has no tag; expected NAME:TAG`);
-  if (!TAG.test(tag)) throw new SkiffError('INVALID_REFERENCE', `${what}: invalid tag "${tag}" in "${value}"`);
+  if (!TAG.test(tag))
+    throw new SkiffError('INVALID_REFERENCE', `${what}: invalid tag "${tag}" in "${value}"`);
   const parts = name.split('/');
   let domain = 'docker.io';
   const first = parts[0]!;
-  if (parts.length > 1 && (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase())) {
-    if (!DOMAIN.test(first)) throw new SkiffError('INVALID_REFERENCE', `${what}: invalid registry "${first}" in "${value}"`);
+  if (
+    parts.length > 1 &&
+    (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase())
+  ) {
+    if (!DOMAIN.test(first))
+      throw new SkiffError('INVALID_REFERENCE', `${what}: invalid registry "${first}" in "${value}"`);
     domain = first;
     parts.shift();
   }
   if (parts.length === 0 || !parts.every((p) => COMPONENT.test(p))) {
-    throw new SkiffError('INVALID_REFERENCE', `${what}: invalid repository name "${name}" (must be lowercase)`);
+    throw new SkiffError(
+      'INVALID_REFERENCE',
+      `${what}: invalid repository name "${name}" (must be lowercase)`,
+    );
   }
   if (domain === 'docker.io' && parts.length === 1) parts.unshift('library');
   return { name: `${domain}/${parts.join('/')}`, tag };

@@ -11,7 +11,10 @@ import { type Digest, DigestVerifier } from '../spec/digest.js';
 /** Helpers shared by the on-disk transports (oci, oci-archive, docker-archive, dir). */
 
 export function tempName(target: string): string {
-  return path.join(path.dirname(target), `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`);
+  return path.join(
+    path.dirname(target),
+    `.${path.basename(target)}.tmp-${process.pid}-${randomBytes(6).toString('hex')}`,
+  );
 }
 
 export async function fsyncDir(dir: string): Promise<void> {
@@ -61,7 +64,7 @@ export async function writeStreamVerified(
   });
   const fh = await fs.open(tmp, 'wx', 0o644);
   try {
-    const out = createWriteStream('', { fd: fh, autoClose: false });
+    const out = createWriteStream('', { fd: fh.fd, autoClose: false });
     await pipeline(stream, verifier, out, options.signal ? { signal: options.signal } : {});
     await fh.sync();
   } catch (err) {
@@ -83,7 +86,11 @@ export async function exists(p: string): Promise<boolean> {
 }
 
 /** Read a whole small file (JSON metadata); NOT_FOUND names the path. */
-export async function readSmallFile(file: string, what: string, maxBytes = 64 * 1024 * 1024): Promise<Buffer> {
+export async function readSmallFile(
+  file: string,
+  what: string,
+  maxBytes = 64 * 1024 * 1024,
+): Promise<Buffer> {
   try {
     const st = await fs.stat(file);
     if (st.size > maxBytes) {
@@ -98,7 +105,11 @@ export async function readSmallFile(file: string, what: string, maxBytes = 64 * 
   }
 }
 
-export function parseJsonFile(raw: Buffer, file: string, code: 'INVALID_ARCHIVE' | 'INVALID_MANIFEST'): unknown {
+export function parseJsonFile(
+  raw: Buffer,
+  file: string,
+  code: 'INVALID_ARCHIVE' | 'INVALID_MANIFEST',
+): unknown {
   try {
     return JSON.parse(raw.toString('utf8'));
   } catch (err) {

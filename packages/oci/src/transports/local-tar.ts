@@ -35,7 +35,8 @@ function parseOctal(buf: Buffer, what: string): number {
   }
   const s = buf.toString('latin1').replace(/\0.*$/s, '').trim();
   if (s === '') return 0;
-  if (!/^[0-7]+$/.test(s)) throw new SkiffError('INVALID_ARCHIVE', `${what}: bad number field "${s}" in tar header`);
+  if (!/^[0-7]+$/.test(s))
+    throw new SkiffError('INVALID_ARCHIVE', `${what}: bad number field "${s}" in tar header`);
   return Number.parseInt(s, 8);
 }
 
@@ -78,7 +79,10 @@ export async function indexTar(file: string, what: string): Promise<Map<string, 
     for (;;) {
       if (pos + 512 > fileSize) {
         if (pos === fileSize && entries.size > 0) break; // no end-of-archive blocks; tolerated
-        throw new SkiffError('INVALID_ARCHIVE', `${what} is not a valid tar archive (truncated at byte ${pos})`);
+        throw new SkiffError(
+          'INVALID_ARCHIVE',
+          `${what} is not a valid tar archive (truncated at byte ${pos})`,
+        );
       }
       await fh.read(header, 0, 512, pos);
       if (header.every((b) => b === 0)) break;
@@ -86,13 +90,17 @@ export async function indexTar(file: string, what: string): Promise<Map<string, 
       for (let i = 0; i < 512; i++) sum += i >= 148 && i < 156 ? 32 : header[i]!;
       const stored = parseOctal(header.subarray(148, 156), what);
       if (stored !== sum) {
-        throw new SkiffError('INVALID_ARCHIVE', `${what} is not a valid tar archive (bad header checksum at byte ${pos})`);
+        throw new SkiffError(
+          'INVALID_ARCHIVE',
+          `${what} is not a valid tar archive (bad header checksum at byte ${pos})`,
+        );
       }
       let size = parseOctal(header.subarray(124, 136), what);
       const typeflag = String.fromCharCode(header[156]!);
       const dataOffset = pos + 512;
       const readData = async (): Promise<Buffer> => {
-        if (size > 16 * 1024 * 1024) throw new SkiffError('INVALID_ARCHIVE', `${what}: oversized tar extension header`);
+        if (size > 16 * 1024 * 1024)
+          throw new SkiffError('INVALID_ARCHIVE', `${what}: oversized tar extension header`);
         const b = Buffer.alloc(size);
         await fh.read(b, 0, size, dataOffset);
         return b;
@@ -131,9 +139,18 @@ export async function indexTar(file: string, what: string): Promise<Map<string, 
                 : 'other';
       const dataSize = type === 'file' ? size : 0;
       if (dataOffset + dataSize > fileSize) {
-        throw new SkiffError('INVALID_ARCHIVE', `${what} is truncated: entry "${name}" runs past the end of the file`);
+        throw new SkiffError(
+          'INVALID_ARCHIVE',
+          `${what} is truncated: entry "${name}" runs past the end of the file`,
+        );
       }
-      entries.set(cleanName(name), { name: cleanName(name), offset: dataOffset, sizeBytes: dataSize, type, linkname });
+      entries.set(cleanName(name), {
+        name: cleanName(name),
+        offset: dataOffset,
+        sizeBytes: dataSize,
+        type,
+        linkname,
+      });
       pos = dataOffset + Math.ceil(size / 512) * 512;
     }
   } catch (err) {
@@ -146,7 +163,9 @@ export async function indexTar(file: string, what: string): Promise<Map<string, 
     let cur = e;
     for (let hops = 0; hops < 16 && (cur.type === 'symlink' || cur.type === 'link'); hops++) {
       const target =
-        cur.type === 'symlink' ? cleanName(path.posix.join(path.posix.dirname(cur.name), cur.linkname)) : cleanName(cur.linkname);
+        cur.type === 'symlink'
+          ? cleanName(path.posix.join(path.posix.dirname(cur.name), cur.linkname))
+          : cleanName(cur.linkname);
       const next = entries.get(target);
       if (!next) break;
       cur = next;
@@ -176,18 +195,28 @@ export async function uncompressedTarPath(file: string, scratchDir: string, what
  * Extract a tar stream into `dir`, keeping only directories and regular files; anything that
  * would land outside `dir` is refused.
  */
-export async function extractTar(input: Readable, dir: string, what: string, signal?: AbortSignal): Promise<void> {
+export async function extractTar(
+  input: Readable,
+  dir: string,
+  what: string,
+  signal?: AbortSignal,
+): Promise<void> {
   const extract = tar.extract();
   const root = path.resolve(dir);
   extract.on('entry', (header, stream, next) => {
     const name = cleanName(header.name);
     const target = path.resolve(root, name);
-    if (name === '..' || name.startsWith('../') || (target !== root && !target.startsWith(`${root}${path.sep}`))) {
+    if (
+      name === '..' ||
+      name.startsWith('../') ||
+      (target !== root && !target.startsWith(`${root}${path.sep}`))
+    ) {
       stream.resume();
       next(new SkiffError('INVALID_ARCHIVE', `${what}: entry "${header.name}" points outside the archive`));
       return;
     }
-    const done = (err?: unknown) => next(err === undefined ? undefined : asSkiffError(err, `${what}: ${header.name}`));
+    const done = (err?: unknown) =>
+      next(err === undefined ? undefined : asSkiffError(err, `${what}: ${header.name}`));
     if (header.type === 'directory') {
       stream.resume();
       fs.mkdir(target, { recursive: true }).then(() => done(), done);
@@ -206,7 +235,9 @@ export async function extractTar(input: Readable, dir: string, what: string, sig
     if ((err as { code?: string }).code === 'INVALID_ARCHIVE') throw err;
     const e = asSkiffError(err, what);
     if (e.code === 'ABORTED' || e.code === 'IO') throw e;
-    throw new SkiffError('INVALID_ARCHIVE', `${what} is not a valid tar archive: ${e.message}`, { cause: err });
+    throw new SkiffError('INVALID_ARCHIVE', `${what} is not a valid tar archive: ${e.message}`, {
+      cause: err,
+    });
   }
 }
 
@@ -235,7 +266,9 @@ export async function packDirAtomic(dir: string, target: string, signal?: AbortS
       if (signal?.aborted) throw new SkiffError('ABORTED', `writing ${target}: aborted`);
       if (f.dir) {
         await new Promise<void>((res, rej) =>
-          pack.entry({ name: `${f.rel}/`, type: 'directory', mode: 0o755, mtime }, (e) => (e ? rej(e) : res())),
+          pack.entry({ name: `${f.rel}/`, type: 'directory', mode: 0o755, mtime }, (e) =>
+            e ? rej(e) : res(),
+          ),
         );
         continue;
       }
@@ -252,7 +285,7 @@ export async function packDirAtomic(dir: string, target: string, signal?: AbortS
   };
   const fh = await fs.open(tmp, 'wx', 0o644);
   try {
-    const out = createWriteStream('', { fd: fh, autoClose: false });
+    const out = createWriteStream('', { fd: fh.fd, autoClose: false });
     const feeding = feed().catch((err) => pack.destroy(err));
     await pipeline(pack, out);
     await feeding;

@@ -3,9 +3,9 @@ import * as fs from 'node:fs/promises';
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
 import { asSkiffError, SkiffError } from '../errors.js';
+import { decompressStream, peekCompression } from '../layer/compression.js';
 import type { Digest } from '../spec/digest.js';
 import type { Descriptor } from '../spec/schemas.js';
-import { decompressStream, peekCompression } from '../layer/compression.js';
 import { makeTempDir, removeDir } from './local-fs.js';
 import { extractTar, packDirAtomic } from './local-tar.js';
 import {
@@ -72,7 +72,10 @@ class OciArchiveReference implements ImageReference {
 
   async newDestination(_options?: TransportOptions): Promise<ImageDestination> {
     if (this.target.sourceIndex >= 0) {
-      throw new SkiffError('INVALID_REFERENCE', `${this.toString()}: @INDEX cannot be used to write an image`);
+      throw new SkiffError(
+        'INVALID_REFERENCE',
+        `${this.toString()}: @INDEX cannot be used to write an image`,
+      );
     }
     const file = this.target.dir;
     try {
@@ -104,7 +107,9 @@ class OciArchiveDestination implements ImageDestination {
   }
 
   hasBlob(descriptor: Descriptor, signal?: AbortSignal): Promise<boolean> {
-    return signal?.aborted ? Promise.reject(new SkiffError('ABORTED', 'aborted')) : this.layout.hasBlob(descriptor);
+    return signal?.aborted
+      ? Promise.reject(new SkiffError('ABORTED', 'aborted'))
+      : this.layout.hasBlob(descriptor);
   }
 
   putBlob(stream: Readable, info: PutBlobInfo, signal?: AbortSignal): Promise<Descriptor> {

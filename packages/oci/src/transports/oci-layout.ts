@@ -54,19 +54,28 @@ export function parseLayoutDetails(details: string, transport: string): LayoutTa
   const rawPath = colon < 0 ? details : details.slice(0, colon);
   const ref = colon < 0 ? '' : details.slice(colon + 1);
   if (rawPath === '') {
-    throw new SkiffError('INVALID_REFERENCE', `invalid ${transport}: reference "${details}": the path is empty`);
+    throw new SkiffError(
+      'INVALID_REFERENCE',
+      `invalid ${transport}: reference "${details}": the path is empty`,
+    );
   }
   let sourceIndex = -1;
   let image = '';
   if (ref !== '') {
     if (ref.startsWith('@')) {
       if (!/^@\d+$/.test(ref)) {
-        throw new SkiffError('INVALID_REFERENCE', `invalid ${transport}: reference "${details}": "${ref}" is not @INDEX`);
+        throw new SkiffError(
+          'INVALID_REFERENCE',
+          `invalid ${transport}: reference "${details}": "${ref}" is not @INDEX`,
+        );
       }
       sourceIndex = Number.parseInt(ref.slice(1), 10);
     } else {
       if (!REF_RE.test(ref)) {
-        throw new SkiffError('INVALID_REFERENCE', `invalid ${transport}: reference "${details}": invalid image name "${ref}"`);
+        throw new SkiffError(
+          'INVALID_REFERENCE',
+          `invalid ${transport}: reference "${details}": invalid image name "${ref}"`,
+        );
       }
       image = ref;
     }
@@ -99,7 +108,11 @@ export async function readLayoutIndex(dir: string, what: string): Promise<Layout
   }
   if (!st.isDirectory()) throw new SkiffError('NOT_FOUND', `${what}: ${dir} is not a directory`);
   const layoutFile = path.join(dir, 'oci-layout');
-  const layout = parseJsonFile(await readSmallFile(layoutFile, `${what}: OCI layout file`), layoutFile, 'INVALID_ARCHIVE');
+  const layout = parseJsonFile(
+    await readSmallFile(layoutFile, `${what}: OCI layout file`),
+    layoutFile,
+    'INVALID_ARCHIVE',
+  );
   const version = (layout as { imageLayoutVersion?: unknown } | null)?.imageLayoutVersion;
   if (typeof version !== 'string') {
     throw new SkiffError('INVALID_ARCHIVE', `${layoutFile} has no imageLayoutVersion`);
@@ -141,11 +154,16 @@ export function selectLayoutEntry(index: LayoutIndex, t: LayoutTarget, what: str
   }
   if (t.image) {
     const d = manifests.find((m) => m.annotations?.[REF_NAME_ANNOTATION] === t.image);
-    if (!d) throw new SkiffError('NOT_FOUND', `${what}: no image named "${t.image}" in ${t.dir} (${describeRefs(manifests)})`);
+    if (!d)
+      throw new SkiffError(
+        'NOT_FOUND',
+        `${what}: no image named "${t.image}" in ${t.dir} (${describeRefs(manifests)})`,
+      );
     return d;
   }
   if (manifests.length === 1) return manifests[0]!;
-  if (manifests.length === 0) throw new SkiffError('NOT_FOUND', `${what}: ${t.dir}/index.json lists no image`);
+  if (manifests.length === 0)
+    throw new SkiffError('NOT_FOUND', `${what}: ${t.dir}/index.json lists no image`);
   throw new SkiffError(
     'INVALID_REFERENCE',
     `${what}: ${t.dir} holds ${manifests.length} images, name one (${describeRefs(manifests)})`,
@@ -155,7 +173,11 @@ export function selectLayoutEntry(index: LayoutIndex, t: LayoutTarget, what: str
 
 function sniffMediaType(raw: Buffer): string | undefined {
   try {
-    const doc = JSON.parse(raw.toString('utf8')) as { mediaType?: unknown; manifests?: unknown; config?: unknown };
+    const doc = JSON.parse(raw.toString('utf8')) as {
+      mediaType?: unknown;
+      manifests?: unknown;
+      config?: unknown;
+    };
     if (typeof doc.mediaType === 'string') return doc.mediaType;
     if (doc.manifests) return MediaType.ociIndex;
     if (doc.config) return MediaType.ociManifest;
@@ -173,12 +195,16 @@ async function readManifestBlob(dir: string, digest: string, what: string): Prom
     raw = await readSmallFile(file, `${what}: manifest blob`, 16 * 1024 * 1024);
   } catch (err) {
     if ((err as SkiffError).code === 'NOT_FOUND') {
-      throw new SkiffError('MANIFEST_UNKNOWN', `${what}: manifest ${digest} is missing (${file} does not exist)`);
+      throw new SkiffError(
+        'MANIFEST_UNKNOWN',
+        `${what}: manifest ${digest} is missing (${file} does not exist)`,
+      );
     }
     throw err;
   }
   const actual = digestOf(raw, parseDigest(digest).algorithm);
-  if (actual !== digest) throw new SkiffError('DIGEST_MISMATCH', `${what}: manifest blob ${file} has digest ${actual}`);
+  if (actual !== digest)
+    throw new SkiffError('DIGEST_MISMATCH', `${what}: manifest blob ${file} has digest ${actual}`);
   return raw;
 }
 
@@ -214,7 +240,8 @@ export class OciLayoutSource implements ImageSource {
       const raw = await readManifestBlob(this.dir, this.top.digest, what);
       return { raw, mediaType: this.top.mediaType };
     }
-    if (!isDigest(instanceDigest)) throw new SkiffError('INVALID_ARGUMENT', `invalid digest "${instanceDigest}"`);
+    if (!isDigest(instanceDigest))
+      throw new SkiffError('INVALID_ARGUMENT', `invalid digest "${instanceDigest}"`);
     const raw = await readManifestBlob(this.dir, instanceDigest, what);
     return { raw, mediaType: sniffMediaType(raw) ?? MediaType.ociManifest };
   }
@@ -251,7 +278,10 @@ export class OciLayoutDestination implements ImageDestination {
 
   static async open(reference: ImageReference, target: LayoutTarget): Promise<OciLayoutDestination> {
     if (target.sourceIndex >= 0) {
-      throw new SkiffError('INVALID_REFERENCE', `${reference.toString()}: @INDEX cannot be used to write an image`);
+      throw new SkiffError(
+        'INVALID_REFERENCE',
+        `${reference.toString()}: @INDEX cannot be used to write an image`,
+      );
     }
     const createdDir = !(await exists(target.dir));
     try {
@@ -261,10 +291,11 @@ export class OciLayoutDestination implements ImageDestination {
     }
     const layoutFile = path.join(target.dir, 'oci-layout');
     if (!(await exists(layoutFile))) await writeFileAtomic(layoutFile, LAYOUT_FILE_CONTENT);
-    else await readLayoutIndex(target.dir, reference.toString()).catch((err: SkiffError) => {
-      // A fresh directory with only oci-layout is fine; a corrupt index.json is not.
-      if (err.code !== 'NOT_FOUND') throw err;
-    });
+    else
+      await readLayoutIndex(target.dir, reference.toString()).catch((err: SkiffError) => {
+        // A fresh directory with only oci-layout is fine; a corrupt index.json is not.
+        if (err.code !== 'NOT_FOUND') throw err;
+      });
     return new OciLayoutDestination(reference, target, createdDir);
   }
 
@@ -309,9 +340,14 @@ export class OciLayoutDestination implements ImageDestination {
   async putManifest(manifest: RawManifest, instanceDigest?: Digest): Promise<void> {
     const what = this.reference.toString();
     const parsed = parseManifest(manifest.raw, manifest.mediaType, what);
-    const digest = instanceDigest ? digestOf(manifest.raw, parseDigest(instanceDigest).algorithm) : parsed.digest;
+    const digest = instanceDigest
+      ? digestOf(manifest.raw, parseDigest(instanceDigest).algorithm)
+      : parsed.digest;
     if (instanceDigest && digest !== instanceDigest) {
-      throw new SkiffError('DIGEST_MISMATCH', `manifest for ${what}: expected ${instanceDigest}, content has ${digest}`);
+      throw new SkiffError(
+        'DIGEST_MISMATCH',
+        `manifest for ${what}: expected ${instanceDigest}, content has ${digest}`,
+      );
     }
     const file = blobPath(this.target.dir, digest);
     if (!(await exists(file))) {
@@ -327,7 +363,8 @@ export class OciLayoutDestination implements ImageDestination {
   }
 
   async commit(): Promise<void> {
-    if (!this.top) throw new SkiffError('INVALID_ARGUMENT', `${this.reference.toString()}: commit before putManifest`);
+    if (!this.top)
+      throw new SkiffError('INVALID_ARGUMENT', `${this.reference.toString()}: commit before putManifest`);
     const indexFile = path.join(this.target.dir, 'index.json');
     let doc: Record<string, unknown> = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
     let manifests: Descriptor[] = [];
@@ -360,7 +397,8 @@ export class OciLayoutDestination implements ImageDestination {
     if (this.written.size === 0) return;
     const keep = await reachableBlobs(this.target.dir).catch(() => undefined);
     if (!keep) return;
-    for (const d of this.written) if (!keep.has(d)) await fs.rm(blobPath(this.target.dir, d), { force: true });
+    for (const d of this.written)
+      if (!keep.has(d)) await fs.rm(blobPath(this.target.dir, d), { force: true });
   }
 }
 
