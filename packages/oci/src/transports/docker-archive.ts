@@ -281,7 +281,6 @@ class DockerArchiveDestination implements ImageDestination {
   private readonly written = new Map<string, { name: string; size: number }>();
   private configs = new Map<string, Buffer>();
   private item: { Config: string; RepoTags: string[]; Layers: string[] } | undefined;
-  private lastLayerHex = '';
   private queue: Promise<unknown> = Promise.resolve();
   private broken: unknown;
   private committed = false;
@@ -403,7 +402,6 @@ class DockerArchiveDestination implements ImageDestination {
         );
       }
       layers.push(f.name);
-      this.lastLayerHex = digestHex(l.digest);
     }
     const tagged = this.reference.target.tagged;
     this.item = {
@@ -419,11 +417,6 @@ class DockerArchiveDestination implements ImageDestination {
       if (!this.item) throw new SkiffError('INVALID_ARGUMENT', `${what}: commit before putManifest`);
       if (this.broken) throw asSkiffError(this.broken, `writing ${what}`);
       await this.entry('manifest.json', -1, Buffer.from(JSON.stringify([this.item])));
-      const tagged = this.reference.target.tagged;
-      if (tagged && this.lastLayerHex) {
-        const repos = { [tagged.name]: { [tagged.tag]: this.lastLayerHex } };
-        await this.entry('repositories', -1, Buffer.from(JSON.stringify(repos)));
-      }
       this.pack.finalize();
       await this.writing;
       await this.fh.sync();
