@@ -203,9 +203,24 @@ export class RegistryClient {
     if (agent) await agent.close();
   }
 
-  /** Check that the endpoint speaks the distribution API (GET /v2/), learning its auth challenge. */
+  /**
+   * Check that the endpoint speaks the distribution API (GET /v2/), learning its auth challenge.
+   * With credentials, also check that the registry accepts them (as `login` needs): an
+   * authorized GET /v2/ must answer 200, else UNAUTHORIZED.
+   */
   async ping(signal?: AbortSignal): Promise<void> {
     await this.base(signal);
+    if (this.authenticator?.scheme === undefined || (await this.credentials()) === undefined) return;
+    const res = await this.send({
+      method: 'GET',
+      path: '/v2/',
+      scopes: [],
+      what: `logging in to ${this.endpoint}`,
+      kind: 'ping',
+      expect: [200],
+      signal,
+    });
+    await drain(res.body);
   }
 
   private base(signal?: AbortSignal): Promise<URL> {

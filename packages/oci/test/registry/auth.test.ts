@@ -196,3 +196,42 @@ describe('token (Bearer) registry', () => {
     expect(last).toMatchObject({ method: 'POST', grantType: 'refresh_token', account: reg.username });
   });
 });
+
+describe('ping checks credentials (login)', () => {
+  let basic: TestRegistry;
+  let token: TestRegistry;
+  beforeAll(async () => {
+    [basic, token] = await Promise.all([
+      startRegistry({ auth: 'htpasswd' }),
+      startRegistry({ auth: 'token' }),
+    ]);
+  });
+  afterAll(async () => {
+    await basic?.stop();
+    await token?.stop();
+  });
+
+  test.each(['htpasswd', 'token'])('%s: right password passes, wrong one is UNAUTHORIZED', async (kind) => {
+    const reg = kind === 'htpasswd' ? basic : token;
+    const ok = new RegistryClient({
+      endpoint: reg.host,
+      insecure: true,
+      credentials: { username: reg.username!, password: reg.password! },
+    });
+    const bad = new RegistryClient({
+      endpoint: reg.host,
+      insecure: true,
+      credentials: { username: reg.username!, password: 'bad' },
+    });
+    try {
+      await ok.ping();
+      await expect(bad.ping()).rejects.toMatchObject({
+        code: 'UNAUTHORIZED',
+        hint: expect.stringContaining(`ferry login ${reg.host}`),
+      });
+    } finally {
+      await ok.close();
+      await bad.close();
+    }
+  });
+});

@@ -217,7 +217,7 @@ describe('blob downloads', () => {
 
   test('a manifest fetched by digest is verified', async () => {
     const config = blobOf(CONFIG_JSON);
-    let raw = Buffer.alloc(0);
+    let raw: Buffer = Buffer.alloc(0);
     const proxy = await startFaultProxy(reg.host, async (req, res, forward) => {
       if (req.method === 'GET' && req.url?.includes('/manifests/sha256:')) {
         const up = await forward(req);
