@@ -203,7 +203,18 @@ export async function extractTar(
 ): Promise<void> {
   const extract = tar.extract();
   const root = path.resolve(dir);
+  // Errors are recorded and the rest of the archive drained; handing them to tar-stream's
+  // `next` can surface as an uncaught exception with streamx.
+  let failure: SkiffError | undefined;
   extract.on('entry', (header, stream, next) => {
+    const skip = () => {
+      stream.on('end', () => next());
+      stream.resume();
+    };
+    if (failure) {
+      skip();
+      return;
+    }
     const name = cleanName(header.name);
     const target = path.resolve(root, name);
     if (
@@ -211,22 +222,26 @@ export async function extractTar(
       name.startsWith('../') ||
       (target !== root && !target.startsWith(`${root}${path.sep}`))
     ) {
-      stream.resume();
-      next(new SkiffError('INVALID_ARCHIVE', `${what}: entry "${header.name}" points outside the archive`));
+      failure = new SkiffError(
+        'INVALID_ARCHIVE',
+        `${what}: entry "${header.name}" points outside the archive`,
+      );
+      skip();
       return;
     }
-    const done = (err?: unknown) =>
-      next(err === undefined ? undefined : asSkiffError(err, `${what}: ${header.name}`));
+    const fail = (err: unknown) => {
+      failure ??= asSkiffError(err, `${what}: ${header.name}`);
+      if (!stream.readableEnded) stream.resume();
+      next();
+    };
     if (header.type === 'directory') {
-      stream.resume();
-      fs.mkdir(target, { recursive: true }).then(() => done(), done);
+      fs.mkdir(target, { recursive: true }).then(skip, fail);
     } else if (header.type === 'file' || header.type === 'contiguous-file') {
       fs.mkdir(path.dirname(target), { recursive: true })
         .then(() => pipeline(stream, createWriteStream(target)))
-        .then(() => done(), done);
+        .then(() => next(), fail);
     } else {
-      stream.resume();
-      stream.on('end', () => next());
+      skip();
     }
   });
   try {
@@ -239,6 +254,7 @@ export async function extractTar(
       cause: err,
     });
   }
+  if (failure) throw failure;
 }
 
 async function listFiles(dir: string, rel = ''): Promise<Array<{ rel: string; dir: boolean }>> {
