@@ -182,6 +182,12 @@ describe('RegistryClient against a plain registry', () => {
     expect(await client.referrers('ref/a', subjectDigest, { artifactType: 'application/other' })).toEqual([]);
   });
 
+  test('catalog lists repositories, following pagination', async () => {
+    const all = await client.catalog();
+    expect(all).toEqual(expect.arrayContaining(['mono/a', 'chunked/a', 'man/a']));
+    expect(await client.catalog(undefined, 2)).toEqual(all);
+  });
+
   test('connection refused is a NETWORK error naming the endpoint', async () => {
     const port = await freePort();
     const c = new RegistryClient({ endpoint: `127.0.0.1:${port}`, retryTimes: 0 });
