@@ -24,9 +24,9 @@ export default class ListTags extends FerryCommand {
         hint: 'list-tags takes a docker://HOST/REPOSITORY reference',
       });
     }
-    const within = ref.withinTransport.replace(/^\/\//, '');
-    const parsed = parseReference(within);
-    if (/[:@][^/]*$/.test(within.slice(parsed.domain.length))) {
+    // The transport adds :latest to a bare name; list-tags wants the name exactly as given.
+    const parsed = parseReference(args.repository.replace(/^docker:\/\//, ''));
+    if (parsed.tag !== undefined || parsed.digest !== undefined) {
       throw new UsageError(`tag or digest are not supported by list-tags: "${args.repository}"`);
     }
     const tags = await listRepoTags(ref, transportOptions(flags, ''));
