@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { PassThrough, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { asSkiffError, SkiffError } from '../errors.js';
+import { asSkiffError, isSkiffError, SkiffError } from '../errors.js';
 import { decompressStream, peekCompression } from '../layer/compression.js';
 import { type Digest, DigestVerifier, digestOf, parseDigest } from '../spec/digest.js';
 import { type ImageManifest, parseImageConfig, parseManifest } from '../spec/manifest.js';
@@ -134,11 +134,18 @@ async function validateManifest(
       );
     })();
     const [a, b] = await Promise.allSettled([compressedDone, uncompressedDone]);
-    if (a.status === 'rejected') throw asSkiffError(a.reason, lwhat);
-    if (b.status === 'rejected') {
+    // A digest/size verdict comes first; then a verdict on the content beats the
+    // premature-close it causes on the other branch.
+    if (a.status === 'rejected' && isSkiffError(a.reason) && /^(DIGEST|SIZE)_MISMATCH$/.test(a.reason.code)) {
+      tee.destroy();
+      throw a.reason;
+    }
+    const aCoded = a.status === 'rejected' && isSkiffError(a.reason);
+    if (b.status === 'rejected' && (isSkiffError(b.reason) || !aCoded)) {
       tee.destroy();
       throw asSkiffError(b.reason, lwhat);
     }
+    if (a.status === 'rejected') throw asSkiffError(a.reason, lwhat);
     const diffId = `sha256:${diffHash.digest('hex')}`;
     if (diffId !== diffIds[i]) {
       throw new SkiffError(
