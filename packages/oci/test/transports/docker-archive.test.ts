@@ -130,6 +130,39 @@ describe('docker-archive: round trip', () => {
   });
 });
 
+describe('docker-archive: several images in one archive', () => {
+  it('selects by NAME:TAG or @N and asks for one when REF is absent', async () => {
+    const a = await writeArchive('multi-a', 'a/one:1', { extraLayers: 1 });
+    const b = await writeArchive('multi-b', 'b/two:2', { extraLayers: 2 });
+    const merged = path.join(work, 'merged');
+    await fs.mkdir(merged);
+    await run('tar', ['-xf', a.file, '-C', merged]);
+    const first = JSON.parse(await fs.readFile(path.join(merged, 'manifest.json'), 'utf8'));
+    await run('tar', ['-xf', b.file, '-C', merged]);
+    const second = JSON.parse(await fs.readFile(path.join(merged, 'manifest.json'), 'utf8'));
+    await fs.writeFile(path.join(merged, 'manifest.json'), JSON.stringify([...first, ...second]));
+    const file = path.join(work, 'merged.tar');
+    await run('tar', ['-cf', file, '-C', merged, '.']);
+    const digestOfRef = (ref: string) =>
+      withSource(dockerArchiveTransport.parseReference(`${file}:${ref}`).newSource(), async (s) => {
+        await validateImage(s);
+        const m = parseManifest((await s.getManifest()).raw, undefined, ref);
+        return m.kind === 'manifest' ? m.config.digest : '';
+      });
+    const configOf = (raw: Buffer) => {
+      const m = parseManifest(raw, undefined, 'x');
+      return m.kind === 'manifest' ? m.config.digest : '';
+    };
+    expect(await digestOfRef('b/two:2')).toBe(configOf(b.top));
+    expect(await digestOfRef('@0')).toBe(configOf(a.top));
+    expect(await digestOfRef('docker.io/a/one:1')).toBe(configOf(a.top));
+    await expect(dockerArchiveTransport.parseReference(file).newSource()).rejects.toMatchObject({
+      code: 'INVALID_REFERENCE',
+      message: expect.stringContaining('docker.io/b/two:2'),
+    });
+  });
+});
+
 describe('docker-archive: rejections', () => {
   it('names a missing archive, a tag that is not there, and a bad manifest.json', async () => {
     const missing = path.join(work, 'missing.tar');
