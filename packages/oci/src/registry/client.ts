@@ -11,6 +11,7 @@ import { type Descriptor, descriptorSchema } from '../spec/schemas.js';
 import type { Credentials } from '../transports/types.js';
 import { Authenticator, readLimited, repositoryScope } from './auth.js';
 import {
+  codesOf,
   isRetryableNetworkError,
   isTlsError,
   networkError,
@@ -236,8 +237,13 @@ export class RegistryClient {
     const tryScheme = async (scheme: 'https' | 'http'): Promise<URL> => {
       const base = new URL(`${scheme}://${this.endpoint}`);
       const url = new URL('/v2/', base);
-      const res = await this.withRetries('GET', url, signal, () =>
-        request(url, { method: 'GET', headers: { 'user-agent': this.userAgent }, dispatcher, signal }),
+      const res = await this.withRetries(
+        'GET',
+        url,
+        signal,
+        () => request(url, { method: 'GET', headers: { 'user-agent': this.userAgent }, dispatcher, signal }),
+        true,
+        true,
       );
       const challenges = parseWwwAuthenticate(res.headers['www-authenticate']);
       await drain(res.body);
@@ -272,13 +278,22 @@ export class RegistryClient {
     signal: AbortSignal | undefined,
     attemptFn: () => Promise<Dispatcher.ResponseData>,
     replayable = true,
+    firstContact = false,
   ): Promise<Dispatcher.ResponseData> {
     for (let attempt = 0; ; attempt++) {
       let res: Dispatcher.ResponseData;
       try {
         res = await attemptFn();
       } catch (err) {
-        if (replayable && attempt < this.retryTimes && isRetryableNetworkError(err) && !isTlsError(err)) {
+        // Nothing listening at first contact is an answer, not a hiccup: fail at once, as skopeo does.
+        const refusedAtFirstContact = firstContact && codesOf(err).includes('ECONNREFUSED');
+        if (
+          replayable &&
+          !refusedAtFirstContact &&
+          attempt < this.retryTimes &&
+          isRetryableNetworkError(err) &&
+          !isTlsError(err)
+        ) {
           await this.backoff(attempt, undefined, method, url, String((err as Error).message ?? err), signal);
           continue;
         }

@@ -136,7 +136,7 @@ export function responseError(ctx: ResponseErrorContext): SkiffError {
   }
 }
 
-function codesOf(err: unknown): string[] {
+export function codesOf(err: unknown): string[] {
   const out: string[] = [];
   let e: unknown = err;
   for (let depth = 0; depth < 5 && typeof e === 'object' && e !== null; depth++) {

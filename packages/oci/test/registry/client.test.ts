@@ -190,12 +190,15 @@ describe('RegistryClient against a plain registry', () => {
 
   test('connection refused is a NETWORK error naming the endpoint', async () => {
     const port = await freePort();
-    const c = new RegistryClient({ endpoint: `127.0.0.1:${port}`, retryTimes: 0 });
+    const retries: unknown[] = [];
+    // Default retries: nothing listening at first contact must fail at once, not after backoff.
+    const c = new RegistryClient({ endpoint: `127.0.0.1:${port}`, onRetry: (info) => retries.push(info) });
     try {
       await expect(c.ping()).rejects.toMatchObject({
         code: 'NETWORK',
         message: expect.stringContaining(`127.0.0.1:${port}`),
       });
+      expect(retries).toEqual([]);
     } finally {
       await c.close();
     }
