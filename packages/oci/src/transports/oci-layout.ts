@@ -365,23 +365,25 @@ export class OciLayoutDestination implements ImageDestination {
   async commit(): Promise<void> {
     if (!this.top)
       throw new SkiffError('INVALID_ARGUMENT', `${this.reference.toString()}: commit before putManifest`);
-    const indexFile = path.join(this.target.dir, 'index.json');
-    let doc: Record<string, unknown> = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
-    let manifests: Descriptor[] = [];
-    if (await exists(indexFile)) {
-      const idx = await readLayoutIndex(this.target.dir, this.reference.toString());
-      doc = idx.doc;
-      manifests = idx.manifests;
-    }
     const top = this.top;
-    const name = this.target.image;
-    manifests = manifests.filter((m) => {
-      const n = m.annotations?.[REF_NAME_ANNOTATION];
-      return name ? n !== name : !(n === undefined && m.digest === top.digest);
+    await withIndexLock(this.target.dir, async () => {
+      const indexFile = path.join(this.target.dir, 'index.json');
+      let doc: Record<string, unknown> = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
+      let manifests: Descriptor[] = [];
+      if (await exists(indexFile)) {
+        const idx = await readLayoutIndex(this.target.dir, this.reference.toString());
+        doc = idx.doc;
+        manifests = idx.manifests;
+      }
+      const name = this.target.image;
+      manifests = manifests.filter((m) => {
+        const n = m.annotations?.[REF_NAME_ANNOTATION];
+        return name ? n !== name : !(n === undefined && m.digest === top.digest);
+      });
+      manifests.push(top);
+      const out = { ...doc, schemaVersion: 2, mediaType: MediaType.ociIndex, manifests };
+      await writeFileAtomic(indexFile, JSON.stringify(out));
     });
-    manifests.push(top);
-    const out = { ...doc, schemaVersion: 2, mediaType: MediaType.ociIndex, manifests };
-    await writeFileAtomic(indexFile, JSON.stringify(out));
     this.committed = true;
   }
 
@@ -399,6 +401,44 @@ export class OciLayoutDestination implements ImageDestination {
     if (!keep) return;
     for (const d of this.written)
       if (!keep.has(d)) await fs.rm(blobPath(this.target.dir, d), { force: true });
+  }
+}
+
+const LOCK_STALE_MS = 60_000;
+
+/**
+ * Serialise read-modify-write of index.json between processes: an exclusive-create lock file
+ * next to it (taken over when older than a minute, e.g. after a kill -9).
+ */
+export async function withIndexLock<T>(dir: string, fn: () => Promise<T>): Promise<T> {
+  const lock = path.join(dir, '.index.json.lock');
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    try {
+      const fh = await fs.open(lock, 'wx');
+      await fh.writeFile(String(process.pid));
+      await fh.close();
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST')
+        throw asSkiffError(err, `locking ${dir}/index.json`);
+      const st = await fs.stat(lock).catch(() => undefined);
+      if (st && Date.now() - st.mtimeMs > LOCK_STALE_MS) {
+        await fs.rm(lock, { force: true });
+        continue;
+      }
+      if (Date.now() > deadline) {
+        throw new SkiffError('IO', `${dir}/index.json is locked by another writer (${lock})`, {
+          hint: `remove ${lock} if no other process is writing the layout`,
+        });
+      }
+      await new Promise((r) => setTimeout(r, 20 + Math.random() * 50));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    await fs.rm(lock, { force: true });
   }
 }
 
@@ -468,15 +508,18 @@ export class OciLayoutReference implements ImageReference {
   /** Remove the index.json entry and every blob nothing else in the layout references. */
   async deleteImage(_options?: TransportOptions, signal?: AbortSignal): Promise<void> {
     const what = this.toString();
-    const index = await readLayoutIndex(this.target.dir, what);
-    const entry = selectLayoutEntry(index, this.target, what);
-    const manifests = index.manifests.filter((m) => m !== entry);
-    if (signal?.aborted) throw new SkiffError('ABORTED', `${what}: aborted`);
-    await writeFileAtomic(
-      path.join(this.target.dir, 'index.json'),
-      JSON.stringify({ ...index.doc, schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }),
-    );
-    await garbageCollect(this.target.dir);
+    await readLayoutIndex(this.target.dir, what);
+    await withIndexLock(this.target.dir, async () => {
+      const index = await readLayoutIndex(this.target.dir, what);
+      const entry = selectLayoutEntry(index, this.target, what);
+      const manifests = index.manifests.filter((m) => m !== entry);
+      if (signal?.aborted) throw new SkiffError('ABORTED', `${what}: aborted`);
+      await writeFileAtomic(
+        path.join(this.target.dir, 'index.json'),
+        JSON.stringify({ ...index.doc, schemaVersion: 2, mediaType: MediaType.ociIndex, manifests }),
+      );
+      await garbageCollect(this.target.dir);
+    });
   }
 }
 

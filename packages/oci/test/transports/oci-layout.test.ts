@@ -215,6 +215,37 @@ describe('oci: destination lifecycle', () => {
     await expect(fs.access(fresh)).rejects.toThrow();
   });
 
+  it('concurrent commits to one layout keep every ref', async () => {
+    const src = await makeImage(path.join(work, 'cc-src'));
+    const dir = path.join(work, 'cc');
+    const names = ['r0', 'r1', 'r2', 'r3', 'r4', 'r5'];
+    await Promise.all(
+      names.map((n) =>
+        withSource(ociTransport.parseReference(`${src.layoutDir}:latest`).newSource(), (s) =>
+          withDestination(ociTransport.parseReference(`${dir}:${n}`).newDestination(), (d) => copyAll(s, d)),
+        ),
+      ),
+    );
+    const idx = await indexJson(dir);
+    expect(idx.manifests.map((m) => m.annotations?.['org.opencontainers.image.ref.name']).sort()).toEqual(
+      names,
+    );
+    expect((await fs.readdir(dir)).filter((n) => n.includes('lock') || n.includes('.tmp-'))).toEqual([]);
+  });
+
+  it('an aborted putBlob fails with ABORTED and keeps nothing', async () => {
+    const dir = path.join(work, 'abort');
+    await withDestination(ociTransport.parseReference(`${dir}:x`).newDestination(), async (d) => {
+      const ac = new AbortController();
+      const slow = new Readable({ read() {} });
+      slow.push(Buffer.alloc(1000));
+      const p = d.putBlob(slow, { sizeBytes: -1, mediaType: 'x' }, ac.signal);
+      setTimeout(() => ac.abort(), 20);
+      await expect(p).rejects.toMatchObject({ code: 'ABORTED' });
+      expect(await fs.readdir(path.join(dir, 'blobs/sha256'))).toEqual([]);
+    });
+  });
+
   it('deleteImage removes the entry and garbage-collects unreferenced blobs', async () => {
     const dir = path.join(work, 'gc');
     const a = await makeImage(dir, { name: 'a', extraLayers: 1 });
