@@ -336,6 +336,22 @@ class DockerArchiveDestination implements ImageDestination {
       info.isConfig === true ||
       info.mediaType === MediaType.dockerConfig ||
       info.mediaType === MediaType.ociConfig;
+    if (!isConfig && info.digest && info.sizeBytes >= 0 && !this.written.has(info.digest)) {
+      // Digest and size known: stream straight into the archive, verifying on the way. A
+      // mismatch leaves the archive unusable (commit refuses; close removes the temp file).
+      const verifier = new DigestVerifier({ digest: info.digest, sizeBytes: info.sizeBytes, what });
+      const name = `${digestHex(info.digest)}.tar`;
+      const flowing = pipeline(stream, verifier, signal ? { signal } : {});
+      const entering = this.entry(name, info.sizeBytes, verifier);
+      const [a, b] = await Promise.allSettled([flowing, entering]);
+      if (a.status === 'rejected' || b.status === 'rejected') {
+        const err = a.status === 'rejected' ? a.reason : (b as PromiseRejectedResult).reason;
+        this.broken ??= err;
+        throw asSkiffError(err, what);
+      }
+      this.written.set(info.digest, { name, size: info.sizeBytes });
+      return { mediaType: info.mediaType, digest: info.digest, size: info.sizeBytes };
+    }
     // Spool to a scratch file so the digest and size are known before the tar header is written.
     const spool = path.join(this.scratch, `blob-${this.written.size}-${Date.now()}`);
     const { digest, sizeBytes } = await writeStreamVerified(stream, spool, {

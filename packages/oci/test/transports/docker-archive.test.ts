@@ -197,6 +197,53 @@ describe('docker-archive: rejections', () => {
     });
   });
 
+  it('spools blobs of unknown digest/size, and a lying blob poisons the archive', async () => {
+    const fx = await makeImage(path.join(work, 'sp-src'), {
+      format: 'v2s2',
+      compression: 'none',
+      extraLayers: 1,
+    });
+    const file = path.join(work, 'sp.tar');
+    await withSource(ociTransport.parseReference(`${fx.layoutDir}:latest`).newSource(), async (s) => {
+      const top = await s.getManifest();
+      const m = parseManifest(top.raw, undefined, 'x');
+      if (m.kind !== 'manifest') throw new Error('expected a manifest');
+      // unknown digest and size: spooled, digest computed
+      await withDestination(
+        dockerArchiveTransport.parseReference(`${file}:s/p:1`).newDestination(),
+        async (d) => {
+          for (const desc of [m.config, ...m.layers]) {
+            const b = await s.getBlob(desc);
+            const got = await d.putBlob(b.stream, {
+              sizeBytes: -1,
+              mediaType: desc.mediaType,
+              isConfig: desc === m.config,
+            });
+            expect(got.digest).toBe(desc.digest);
+          }
+          await d.putManifest(top);
+          await d.commit();
+        },
+      );
+      await withSource(dockerArchiveTransport.parseReference(file).newSource(), (src) => validateImage(src));
+      // a blob that does not match its digest: putBlob fails, commit refuses, nothing is left
+      const bad = path.join(work, 'sp-bad.tar');
+      const d = await dockerArchiveTransport.parseReference(bad).newDestination();
+      const layer = m.layers[0]!;
+      const b = await s.getBlob(m.layers[1]!);
+      await expect(
+        d.putBlob(b.stream, {
+          digest: layer.digest as `sha256:${string}`,
+          sizeBytes: m.layers[1]!.size,
+          mediaType: 'x',
+        }),
+      ).rejects.toMatchObject({ code: expect.stringMatching(/DIGEST_MISMATCH|SIZE_MISMATCH/) });
+      await expect(d.commit()).rejects.toBeDefined();
+      await d.close();
+      expect((await fs.readdir(work)).filter((n) => n.includes('sp-bad'))).toEqual([]);
+    });
+  });
+
   it('leaves no file behind when closed without commit', async () => {
     const fx = await makeImage(path.join(work, 'nc-src'), { format: 'v2s2', compression: 'none' });
     const file = path.join(work, 'nc.tar');
