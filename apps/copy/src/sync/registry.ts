@@ -1,0 +1,133 @@
+import { isSkiffError, SkiffError } from '@skiff/oci/errors';
+import type { ImageRef } from '@skiff/oci/reference/reference';
+import { loadRegistriesConf, pullSources, pushTarget } from '@skiff/oci/reference/registries-conf';
+import type { RegistryClient } from '@skiff/oci/registry/client';
+import { type Digest, digestOf, isDigest } from '@skiff/oci/spec/digest';
+import type { Descriptor } from '@skiff/oci/spec/schemas';
+import { clientFor } from '@skiff/oci/transports/docker';
+import { parseImageName } from '@skiff/oci/transports/index';
+import type { TransportOptions } from '@skiff/oci/transports/types';
+
+/**
+ * The registry metadata calls sync makes besides copying (HEAD a manifest, list tags, referrers,
+ * delete), over the library's RegistryClient: one client per registry endpoint and options for
+ * the whole run, so connections and bearer tokens are reused across images.
+ */
+
+export interface ManifestHead {
+  digest: Digest;
+  mediaType: string;
+}
+
+function referenceOf(ref: ImageRef): string {
+  return ref.digest ?? ref.tag ?? 'latest';
+}
+
+export function isNotFound(err: unknown): boolean {
+  return (
+    isSkiffError(err) &&
+    (err.code === 'MANIFEST_UNKNOWN' || err.code === 'NOT_FOUND' || err.code === 'BLOB_UNKNOWN')
+  );
+}
+
+export class RegistryAccess {
+  private readonly clients = new Map<string, { client: RegistryClient; path: string }>();
+
+  /** The client and repository path for `ref` (pull side: the primary location; push side: its target). */
+  private clientOf(ref: ImageRef, options: TransportOptions, side: 'pull' | 'push') {
+    const conf = loadRegistriesConf(options.registriesConfPath ? { path: options.registriesConfPath } : {});
+    const target = side === 'push' ? pushTarget(conf, ref) : pullSources(conf, ref).at(-1)!;
+    const key = `${side}|${target.endpoint}|${JSON.stringify(options)}`;
+    let entry = this.clients.get(key);
+    if (!entry) {
+      entry = { client: clientFor(target, options), path: '' };
+      this.clients.set(key, entry);
+    }
+    return { client: entry.client, path: target.ref.path, reference: referenceOf(target.ref) };
+  }
+
+  /** HEAD the manifest a reference names; undefined when the registry has none. */
+  async head(
+    ref: ImageRef,
+    options: TransportOptions,
+    signal?: AbortSignal,
+  ): Promise<ManifestHead | undefined> {
+    const { client, path, reference } = this.clientOf(ref, options, 'pull');
+    const head = await client.headManifest(path, reference, signal);
+    return head && { digest: head.digest, mediaType: head.mediaType };
+  }
+
+  async getManifest(ref: ImageRef, options: TransportOptions, signal?: AbortSignal) {
+    const { client, path, reference } = this.clientOf(ref, options, 'pull');
+    return client.getManifest(path, reference, signal);
+  }
+
+  /** Every tag of the reference's repository; [] when the repository does not exist. */
+  async listTags(ref: ImageRef, options: TransportOptions, signal?: AbortSignal): Promise<string[]> {
+    const { client, path } = this.clientOf(ref, options, 'pull');
+    try {
+      return await client.listTags(path, signal);
+    } catch (err) {
+      if (isSkiffError(err) && (err.code === 'NOT_FOUND' || err.registryCode === 'NAME_UNKNOWN')) return [];
+      throw err;
+    }
+  }
+
+  async referrers(ref: ImageRef, digest: Digest, options: TransportOptions, signal?: AbortSignal) {
+    const { client, path } = this.clientOf(ref, options, 'pull');
+    return client.referrers(path, digest, signal ? { signal } : {}) as Promise<Descriptor[]>;
+  }
+
+  async deleteManifest(ref: ImageRef, digest: Digest, options: TransportOptions, signal?: AbortSignal) {
+    const { client, path } = this.clientOf(ref, options, 'push');
+    await client.deleteManifest(path, digest, signal);
+  }
+
+  async close(): Promise<void> {
+    const all = [...this.clients.values()];
+    this.clients.clear();
+    await Promise.allSettled(all.map((e) => e.client.close()));
+  }
+}
+
+/** The digest and bytes of the manifest any transport's image name holds; undefined when absent. */
+export async function readManifest(
+  imageName: string,
+  options: TransportOptions,
+  signal?: AbortSignal,
+): Promise<{ digest: Digest; raw: Buffer; mediaType: string } | undefined> {
+  const ref = parseImageName(imageName);
+  let source: Awaited<ReturnType<typeof ref.newSource>>;
+  try {
+    source = await ref.newSource(options);
+  } catch (err) {
+    if (isNotFound(err) || (isSkiffError(err) && err.code === 'IO')) return undefined;
+    throw err;
+  }
+  try {
+    const m = await source.getManifest(undefined, signal);
+    return { digest: digestOf(m.raw), raw: m.raw, mediaType: m.mediaType };
+  } catch (err) {
+    if (isNotFound(err) || (isSkiffError(err) && err.code === 'IO')) return undefined;
+    throw err;
+  } finally {
+    await source.close();
+  }
+}
+
+/** `sha256:<hex>` → `sha256-<hex>`, the prefix of cosign and referrers-fallback tags. */
+export function companionTagPrefix(digest: string): string {
+  if (!isDigest(digest)) throw new SkiffError('INVALID_ARGUMENT', `not a digest: ${digest}`);
+  return digest.replace(':', '-');
+}
+
+/** Tags that hold signatures, attestations, SBOMs or the referrers index of some digest. */
+export const COMPANION_TAG_RE = /^(sha256|sha512)-[0-9a-f]{64,128}(\.(sig|att|sbom))?$/;
+
+/** The companion tags of `digest` among `tags`: `sha256-<hex>`, `.sig`, `.att`, `.sbom`. */
+export function companionTags(tags: readonly string[], digest: string): string[] {
+  const prefix = companionTagPrefix(digest);
+  return tags.filter(
+    (t) => t === prefix || t === `${prefix}.sig` || t === `${prefix}.att` || t === `${prefix}.sbom`,
+  );
+}
