@@ -1,0 +1,620 @@
+/**
+ * Apply a layer tar (gzip, zstd or uncompressed, detected) to a directory, as containers/storage
+ * does: regular files, directories, symbolic and hard links, devices and FIFOs, modes, ownership,
+ * mtimes, xattrs, whiteouts and opaque directories (as deletions for a plain directory, or as
+ * overlay whiteouts for an overlay upper directory).
+ *
+ * Containment is a security boundary. Every entry name is cleaned relative to the target (a
+ * leading `/` is dropped; a `..` that would climb above the target rejects the layer), and every
+ * parent component is resolved with lstat, one component at a time, as a chroot would: a symlink
+ * met on the way is resolved inside the target (an absolute link restarts at the target, `..`
+ * stops at it), never on the host. The last component is never followed: what is there is
+ * removed and replaced, files are created with O_EXCL|O_NOFOLLOW. Hard link targets are
+ * resolved the same way. Device nodes are only made when running as root.
+ *
+ * Durability: every regular file and directory written is fsynced (in parallel batches at the
+ * end) before the promise resolves, as podman does before it reports a layer.
+ *
+ * xattrs (PAX `SCHILY.xattr.*`, overlay's `trusted.overlay.opaque`): Node has no xattr API, so
+ * they are set with `setfattr -h` (Debian's attr) when installed, else with one batch run of
+ * the system python3 (`os.setxattr(..., follow_symlinks=False)`), else skipped with a warning.
+ */
+
+import { spawn, spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import * as tar from 'tar-stream';
+import { SkiffError } from '../errors.js';
+import type { Digest } from '../spec/digest.js';
+import { decompressStream, peekCompression } from './compression.js';
+
+export interface IdPair {
+  uid: number;
+  gid: number;
+}
+
+export interface ApplyLayerOptions {
+  /**
+   * How whiteouts are written: `vfs` deletes what they hide from the directory (which holds the
+   * lower layers' content); `overlay` records them as overlay does in an upper directory (a 0/0
+   * character device for `.wh.NAME`, the opaque xattr for `.wh..wh..opq`).
+   */
+  whiteouts?: 'vfs' | 'overlay';
+  /** Map an entry's owner (rootless: in-image ids to ids the caller may set). */
+  mapIds?: (ids: IdPair) => IdPair;
+  /** Set ownership (lchown); default: when running as root. */
+  chown?: boolean;
+  /** Make device nodes; default: when running as root. Skipped with a warning otherwise. */
+  devices?: boolean;
+  /** The xattr that marks an opaque directory in overlay mode (`user.overlay.opaque` with userxattr). */
+  opaqueXattr?: string;
+  /** fsync files and directories before returning (default true). */
+  sync?: boolean;
+  /** The diffID the uncompressed tar must have; DIGEST_MISMATCH at the end otherwise. */
+  expectedDiffId?: Digest;
+  /** Names the layer in errors, e.g. "layer sha256:… of docker://…". */
+  what?: string;
+  signal?: AbortSignal;
+}
+
+export interface ApplyLayerStats {
+  /** Regular files written (hard links not counted). */
+  files: number;
+  /** Bytes of regular file content written. */
+  bytes: number;
+  /** Size of the uncompressed tar. */
+  tarBytes: number;
+  /** sha256 of the uncompressed tar, computed while it streamed. */
+  diffId: Digest;
+  /** What could not be reproduced (devices when not root, xattrs without a tool). */
+  warnings: string[];
+}
+
+const MAX_SYMLINKS = 40;
+const FSYNC_BATCH = 64;
+const isRoot = typeof process.geteuid === 'function' && process.geteuid() === 0;
+
+class Hasher extends Transform {
+  readonly hash = createHash('sha256');
+  bytes = 0;
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.hash.update(chunk);
+    this.bytes += chunk.length;
+    cb(null, chunk);
+  }
+}
+
+function errno(err: unknown): string | undefined {
+  return (err as NodeJS.ErrnoException | null)?.code;
+}
+
+/**
+ * Clean a tar entry name into components relative to the target; a leading `/` is dropped.
+ * Returns null when `..` would climb above the target.
+ */
+export function cleanEntryPath(name: string): string[] | null {
+  const out: string[] = [];
+  for (const c of name.split('/')) {
+    if (c === '' || c === '.') continue;
+    if (c === '..') {
+      if (out.length === 0) return null;
+      out.pop();
+      continue;
+    }
+    out.push(c);
+  }
+  return out;
+}
+
+interface PendingXattr {
+  path: string;
+  name: string;
+  value: Buffer;
+}
+
+/** One layer being applied: state shared by the entry handlers. */
+class Applier {
+  readonly warnings: string[] = [];
+  files = 0;
+  bytes = 0;
+  private readonly dirCache = new Map<string, string>();
+  private readonly created = new Set<string>();
+  private readonly syncFiles: string[] = [];
+  private readonly syncDirs = new Set<string>();
+  private readonly dirTimes = new Map<string, { atime: Date; mtime: Date }>();
+  private readonly xattrs = new Map<string, PendingXattr[]>();
+  private readonly chown: boolean;
+  private readonly devices: boolean;
+  private readonly overlay: boolean;
+
+  constructor(
+    private readonly root: string,
+    private readonly options: ApplyLayerOptions,
+    private readonly what: string,
+  ) {
+    this.chown = options.chown ?? isRoot;
+    this.devices = options.devices ?? isRoot;
+    this.overlay = options.whiteouts === 'overlay';
+    this.created.add(root);
+  }
+
+  private fail(message: string, cause?: unknown): SkiffError {
+    return new SkiffError('INVALID_ARCHIVE', `${this.what}: ${message}`, cause === undefined ? {} : { cause });
+  }
+
+  /**
+   * Resolve components to an absolute path inside the root, following symlinks as a chroot
+   * would (inside the root only). With `followLast` false the last component is not followed.
+   */
+  private resolve(comps: readonly string[], followLast: boolean): string {
+    const resolved: string[] = [];
+    const pending = [...comps];
+    let links = 0;
+    let missing = false;
+    while (pending.length > 0) {
+      const c = pending.shift()!;
+      if (c === '' || c === '.') continue;
+      if (c === '..') {
+        resolved.pop();
+        missing = false;
+        continue;
+      }
+      if (missing || (pending.length === 0 && !followLast)) {
+        resolved.push(c);
+        continue;
+      }
+      const p = join(this.root, ...resolved, c);
+      let st: fs.Stats;
+      try {
+        st = fs.lstatSync(p);
+      } catch (err) {
+        if (errno(err) !== 'ENOENT' && errno(err) !== 'ENOTDIR') throw err;
+        missing = true;
+        resolved.push(c);
+        continue;
+      }
+      if (st.isSymbolicLink()) {
+        if (++links > MAX_SYMLINKS) throw this.fail(`too many levels of symbolic links at ${comps.join('/')}`);
+        const target = fs.readlinkSync(p);
+        if (target.startsWith('/')) resolved.length = 0;
+        pending.unshift(...target.split('/'));
+        continue;
+      }
+      resolved.push(c);
+    }
+    return join(this.root, ...resolved);
+  }
+
+  /** The real directory an entry's parent components name (created when missing). */
+  private parentDir(parentComps: readonly string[]): string {
+    const key = parentComps.join('/');
+    const cached = this.dirCache.get(key);
+    if (cached !== undefined) return cached;
+    const dir = this.resolve(parentComps, true);
+    let st: fs.Stats | undefined;
+    try {
+      st = fs.lstatSync(dir);
+    } catch (err) {
+      if (errno(err) !== 'ENOENT') throw err;
+    }
+    if (!st) {
+      this.mkdirs(dir);
+    } else if (!st.isDirectory()) {
+      throw this.fail(`${key} is not a directory`);
+    }
+    this.dirCache.set(key, dir);
+    return dir;
+  }
+
+  /** mkdir -p below the root for a path whose existing prefix holds no symlinks (resolved). */
+  private mkdirs(dir: string): void {
+    const rel = dir.slice(this.root.length + 1).split('/');
+    let cur = this.root;
+    for (const c of rel) {
+      cur = join(cur, c);
+      try {
+        fs.mkdirSync(cur, 0o755);
+        this.syncDirs.add(cur);
+        this.markCreated(cur);
+      } catch (err) {
+        if (errno(err) !== 'EEXIST') throw err;
+        if (!fs.lstatSync(cur).isDirectory()) throw this.fail(`${cur.slice(this.root.length)} is not a directory`);
+      }
+    }
+  }
+
+  private markCreated(path: string): void {
+    let p = path;
+    while (!this.created.has(p)) {
+      this.created.add(p);
+      p = p.slice(0, p.lastIndexOf('/'));
+    }
+  }
+
+  /** Remove whatever is at `path` (not following it). Invalidates resolved directories. */
+  private removeExisting(path: string, keepDir: boolean): fs.Stats | undefined {
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(path);
+    } catch (err) {
+      if (errno(err) === 'ENOENT') return undefined;
+      throw err;
+    }
+    if (st.isDirectory()) {
+      if (keepDir) return st;
+      fs.rmSync(path, { recursive: true, force: true });
+      this.dirCache.clear();
+    } else {
+      fs.unlinkSync(path);
+      if (st.isSymbolicLink()) this.dirCache.clear();
+    }
+    this.xattrs.delete(path);
+    return undefined;
+  }
+
+  private owner(header: tar.Headers): IdPair | undefined {
+    if (!this.chown) return undefined;
+    const ids = { uid: header.uid ?? 0, gid: header.gid ?? 0 };
+    return this.options.mapIds ? this.options.mapIds(ids) : ids;
+  }
+
+  private times(header: tar.Headers): { atime: Date; mtime: Date } {
+    const mtime = header.mtime ?? new Date(0);
+    const pax = header.pax;
+    const atime = pax?.atime ? new Date(Number(pax.atime) * 1000) : mtime;
+    return { atime: Number.isNaN(atime.getTime()) ? mtime : atime, mtime };
+  }
+
+  private collectXattrs(path: string, header: tar.Headers): void {
+    const pax = header.pax;
+    if (!pax) return;
+    const list: PendingXattr[] = [];
+    for (const [key, value] of Object.entries(pax)) {
+      if (!key.startsWith('SCHILY.xattr.')) continue;
+      // tar-stream decodes PAX values as UTF-8; binary values (security.capability) survive as latin1
+      // only when the writer used that; re-encode the decoded string as UTF-8 bytes.
+      list.push({ path, name: key.slice('SCHILY.xattr.'.length), value: Buffer.from(value, 'utf8') });
+    }
+    if (list.length > 0) this.xattrs.set(path, list);
+  }
+
+  async entry(header: tar.Headers, stream: Readable): Promise<void> {
+    const comps = cleanEntryPath(header.name);
+    if (comps === null) throw this.fail(`entry "${header.name}" points outside the layer`);
+    const type = header.type ?? 'file';
+    if (comps.length === 0) {
+      // The root itself ("./"): directories may set its metadata; anything else is refused.
+      if (type !== 'directory') throw this.fail(`entry "${header.name}" would replace the layer root`);
+      this.applyDirMeta(this.root, header);
+      return;
+    }
+    const base = comps[comps.length - 1]!;
+    const parent = this.parentDir(comps.slice(0, -1));
+
+    if (base.startsWith('.wh.')) {
+      this.whiteout(parent, base, header.name);
+      return;
+    }
+    const dest = join(parent, base);
+    switch (type) {
+      case 'directory':
+        this.directory(dest, header);
+        break;
+      case 'file':
+      case 'contiguous-file':
+        await this.file(dest, header, stream);
+        break;
+      case 'symlink':
+        this.removeExisting(dest, false);
+        fs.symlinkSync(header.linkname ?? '', dest);
+        this.dirCache.clear();
+        this.finishNonFile(dest, header, false);
+        break;
+      case 'link':
+        this.hardLink(dest, header);
+        break;
+      case 'character-device':
+      case 'block-device':
+      case 'fifo':
+        await this.special(dest, header, type);
+        break;
+      default:
+        // pax/gnu headers are consumed by tar-stream; anything else (sparse, multi-volume) is refused.
+        throw this.fail(`entry "${header.name}" has unsupported type ${type}`);
+    }
+    this.markCreated(dest);
+    this.syncDirs.add(parent);
+  }
+
+  private applyDirMeta(path: string, header: tar.Headers): void {
+    const owner = this.owner(header);
+    if (owner) fs.lchownSync(path, owner.uid, owner.gid);
+    fs.chmodSync(path, (header.mode ?? 0o755) & 0o7777);
+    this.dirTimes.set(path, this.times(header));
+    this.collectXattrs(path, header);
+    this.syncDirs.add(path);
+  }
+
+  private directory(dest: string, header: tar.Headers): void {
+    const existing = this.removeExisting(dest, true);
+    if (!existing) fs.mkdirSync(dest, 0o700);
+    this.applyDirMeta(dest, header);
+  }
+
+  private async file(dest: string, header: tar.Headers, stream: Readable): Promise<void> {
+    const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+    let fd: number;
+    try {
+      fd = fs.openSync(dest, flags, 0o600);
+    } catch (err) {
+      if (errno(err) !== 'EEXIST') throw err;
+      this.removeExisting(dest, false);
+      fd = fs.openSync(dest, flags, 0o600);
+    }
+    try {
+      let written = 0;
+      for await (const chunk of stream) {
+        const buf = chunk as Buffer;
+        let off = 0;
+        while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
+        written += buf.length;
+      }
+      const owner = this.owner(header);
+      if (owner) fs.fchownSync(fd, owner.uid, owner.gid);
+      fs.fchmodSync(fd, (header.mode ?? 0o644) & 0o7777);
+      const t = this.times(header);
+      fs.futimesSync(fd, t.atime, t.mtime);
+      this.files += 1;
+      this.bytes += written;
+    } finally {
+      fs.closeSync(fd);
+    }
+    this.collectXattrs(dest, header);
+    this.syncFiles.push(dest);
+  }
+
+  private finishNonFile(dest: string, header: tar.Headers, chmod: boolean): void {
+    const owner = this.owner(header);
+    if (owner) fs.lchownSync(dest, owner.uid, owner.gid);
+    if (chmod) fs.chmodSync(dest, (header.mode ?? 0o644) & 0o7777);
+    const t = this.times(header);
+    fs.lutimesSync(dest, t.atime, t.mtime);
+    this.collectXattrs(dest, header);
+  }
+
+  private hardLink(dest: string, header: tar.Headers): void {
+    const linkname = header.linkname ?? '';
+    const comps = cleanEntryPath(linkname);
+    if (comps === null || comps.length === 0) {
+      throw this.fail(`hard link "${header.name}" points outside the layer ("${linkname}")`);
+    }
+    const target = this.resolve(comps, false);
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(target);
+    } catch (err) {
+      throw this.fail(`hard link "${header.name}": target "${linkname}" does not exist in the layer`, err);
+    }
+    if (st.isDirectory()) throw this.fail(`hard link "${header.name}": target "${linkname}" is a directory`);
+    if (target === dest) return;
+    this.removeExisting(dest, false);
+    fs.linkSync(target, dest);
+  }
+
+  private async special(dest: string, header: tar.Headers, type: string): Promise<void> {
+    if (type !== 'fifo' && !this.devices) {
+      this.warnings.push(
+        `skipped device ${header.name} (${header.devmajor ?? 0}:${header.devminor ?? 0}): device nodes need root`,
+      );
+      return;
+    }
+    this.removeExisting(dest, false);
+    const kind = type === 'fifo' ? ['p'] : [type === 'block-device' ? 'b' : 'c', String(header.devmajor ?? 0), String(header.devminor ?? 0)];
+    const ok = await mknod(dest, kind);
+    if (!ok.ok) {
+      if (type === 'fifo') throw this.fail(`cannot make FIFO ${header.name}: ${ok.error}`);
+      this.warnings.push(`skipped device ${header.name}: ${ok.error}`);
+      return;
+    }
+    this.finishNonFile(dest, header, true);
+  }
+
+  private whiteout(parent: string, base: string, name: string): void {
+    if (base === '.wh..wh..opq') {
+      if (this.overlay) {
+        const list = this.xattrs.get(parent) ?? [];
+        list.push({ path: parent, name: this.options.opaqueXattr ?? 'trusted.overlay.opaque', value: Buffer.from('y') });
+        this.xattrs.set(parent, list);
+        return;
+      }
+      for (const child of fs.readdirSync(parent)) {
+        const p = join(parent, child);
+        if (!this.created.has(p)) this.removeExisting(p, false);
+      }
+      this.syncDirs.add(parent);
+      return;
+    }
+    if (base.startsWith('.wh..wh.')) return; // aufs metadata (.wh..wh.plnk, .wh..wh.aufs): ignored
+    const hidden = base.slice('.wh.'.length);
+    if (hidden === '' || hidden === '.' || hidden === '..') throw this.fail(`invalid whiteout "${name}"`);
+    const path = join(parent, hidden);
+    if (this.overlay) {
+      this.pendingWhiteouts.push(path);
+      return;
+    }
+    if (!this.created.has(path)) this.removeExisting(path, false);
+    this.syncDirs.add(parent);
+  }
+
+  private readonly pendingWhiteouts: string[] = [];
+
+  async finish(): Promise<void> {
+    for (const path of this.pendingWhiteouts) {
+      this.removeExisting(path, false);
+      const ok = await mknod(path, ['c', '0', '0']);
+      if (!ok.ok) throw this.fail(`cannot make overlay whiteout ${path.slice(this.root.length)}: ${ok.error}`);
+      this.syncDirs.add(path.slice(0, path.lastIndexOf('/')));
+    }
+    await this.applyXattrs();
+    for (const [path, t] of this.dirTimes) {
+      try {
+        fs.utimesSync(path, t.atime, t.mtime);
+      } catch (err) {
+        if (errno(err) !== 'ENOENT') throw err; // removed later by a whiteout
+      }
+    }
+    if (this.options.sync !== false) await this.fsyncAll();
+  }
+
+  private async applyXattrs(): Promise<void> {
+    const all = [...this.xattrs.values()].flat();
+    if (all.length === 0) return;
+    const tool = xattrTool();
+    if (tool === 'none') {
+      this.warnings.push(`skipped ${all.length} extended attribute(s): neither setfattr (attr) nor python3 is installed`);
+      return;
+    }
+    if (tool === 'setfattr') {
+      for (const x of all) {
+        const r = await run('setfattr', ['-h', '-n', x.name, '-v', `0x${x.value.toString('hex')}`, '--', x.path]);
+        if (!r.ok) this.warnings.push(`cannot set xattr ${x.name} on ${x.path.slice(this.root.length)}: ${r.error}`);
+      }
+      return;
+    }
+    const input = all.map((x) => JSON.stringify([x.path, x.name, x.value.toString('hex')])).join('\n');
+    const r = await run(PYTHON, ['-c', PY_SETXATTR], input);
+    if (!r.ok) throw this.fail(`cannot set extended attributes: ${r.error}`);
+    for (const line of r.stdout.split('\n')) if (line) this.warnings.push(line);
+  }
+
+  private async fsyncAll(): Promise<void> {
+    const paths = [...this.syncFiles, ...this.syncDirs];
+    for (let i = 0; i < paths.length; i += FSYNC_BATCH) {
+      await Promise.all(paths.slice(i, i + FSYNC_BATCH).map((p) => fsyncPath(p)));
+    }
+    await fsyncPath(this.root);
+  }
+}
+
+async function fsyncPath(path: string): Promise<void> {
+  let fh: fs.promises.FileHandle;
+  try {
+    fh = await fs.promises.open(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  } catch (err) {
+    if (errno(err) === 'ENOENT' || errno(err) === 'ELOOP') return; // replaced or removed later in the layer
+    throw err;
+  }
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+const PYTHON = '/usr/bin/python3';
+const PY_SETXATTR = `
+import json, os, sys
+for line in sys.stdin:
+    if not line.strip():
+        continue
+    p, n, v = json.loads(line)
+    try:
+        os.setxattr(p, n, bytes.fromhex(v), follow_symlinks=False)
+    except OSError as e:
+        print("cannot set xattr %s on %s: %s" % (n, p, e.strerror))
+`;
+
+let cachedTool: 'setfattr' | 'python' | 'none' | undefined;
+function xattrTool(): 'setfattr' | 'python' | 'none' {
+  if (cachedTool) return cachedTool;
+  const has = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
+  cachedTool = has('setfattr', ['--version']) ? 'setfattr' : has(PYTHON, ['-c', 'import os; os.setxattr']) ? 'python' : 'none';
+  return cachedTool;
+}
+
+function run(cmd: string, args: string[], input?: string): Promise<{ ok: boolean; error: string; stdout: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
+      stdout += s;
+    });
+    child.stderr.setEncoding('utf8').on('data', (s: string) => {
+      stderr += s;
+    });
+    child.on('error', (err) => resolve({ ok: false, error: err.message, stdout }));
+    child.on('close', (code) => resolve({ ok: code === 0, error: stderr.trim() || `exit status ${code}`, stdout }));
+    child.stdin.on('error', () => {});
+    child.stdin.end(input ?? '');
+  });
+}
+
+/** mknod through coreutils' `mknod` (Node has no mknod): p, or c/b MAJOR MINOR. Mode set after. */
+function mknod(path: string, kind: string[]): Promise<{ ok: boolean; error: string }> {
+  return run('mknod', ['-m', '0600', '--', path, ...kind]);
+}
+
+/**
+ * Apply the layer tar `input` (gzip, zstd or uncompressed) to the directory `target`, which
+ * must exist. Resolves after every entry is written and synced, with the layer's diffID.
+ */
+export async function applyLayer(
+  target: string,
+  input: Readable,
+  options: ApplyLayerOptions = {},
+): Promise<ApplyLayerStats> {
+  const what = options.what ?? `layer applied to ${target}`;
+  let root: string;
+  try {
+    root = fs.realpathSync(target);
+    if (!fs.statSync(root).isDirectory()) throw new Error('not a directory');
+  } catch (err) {
+    input.destroy();
+    throw new SkiffError('IO', `${what}: target ${target} is not a usable directory: ${(err as Error).message}`, {
+      cause: err,
+    });
+  }
+  const applier = new Applier(root, options, what);
+  const { compression, stream } = await peekCompression(input);
+  const hasher = new Hasher();
+  const extract = tar.extract();
+  const piping = pipeline(stream, decompressStream(compression), hasher, extract, {
+    ...(options.signal ? { signal: options.signal } : {}),
+  });
+  let failure: unknown;
+  piping.catch((err: unknown) => {
+    failure ??= err;
+  });
+  try {
+    for await (const entry of extract) {
+      try {
+        await applier.entry(entry.header, entry);
+      } finally {
+        entry.resume();
+      }
+    }
+    await piping;
+    await applier.finish();
+  } catch (err) {
+    const cause = failure ?? err;
+    extract.destroy();
+    stream.destroy();
+    await piping.catch(() => {});
+    if (options.signal?.aborted) throw new SkiffError('ABORTED', `${what}: aborted`, { cause });
+    if (cause instanceof SkiffError) throw cause;
+    const code = errno(cause);
+    if (code === 'ENOSPC') {
+      throw new SkiffError('IO', `${what}: no space left on device`, { cause });
+    }
+    throw new SkiffError(code ? 'IO' : 'INVALID_ARCHIVE', `${what}: ${(cause as Error).message}`, { cause });
+  }
+  const diffId: Digest = `sha256:${hasher.hash.digest('hex')}`;
+  if (options.expectedDiffId && options.expectedDiffId !== diffId) {
+    throw new SkiffError('DIGEST_MISMATCH', `${what}: uncompressed content has digest ${diffId}, expected ${options.expectedDiffId}`);
+  }
+  return { files: applier.files, bytes: applier.bytes, tarBytes: hasher.bytes, diffId, warnings: applier.warnings };
+}

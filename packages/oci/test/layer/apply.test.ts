@@ -1,0 +1,200 @@
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { gzipSync } from 'node:zlib';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { applyLayer } from '../../src/layer/apply.js';
+import { getXattr, MTIME, type RawEntry, rawTarBuffer } from './apply-support.js';
+
+const isRoot = process.geteuid?.() === 0;
+let target: string;
+
+beforeEach(() => {
+  target = fs.mkdtempSync(join(tmpdir(), 'skiff-apply-'));
+});
+afterEach(() => {
+  fs.rmSync(target, { recursive: true, force: true });
+});
+
+async function apply(entries: RawEntry[], options = {}) {
+  return applyLayer(target, Readable.from([await rawTarBuffer(entries)]), options);
+}
+
+describe('applyLayer', () => {
+  it('writes files, dirs, symlinks, hard links with modes, mtimes and a diffID of the uncompressed tar', async () => {
+    const buf = await rawTarBuffer([
+      { name: 'etc/', type: 'directory', mode: 0o750 },
+      { name: 'etc/passwd', content: 'root:x:0:0\n', mode: 0o644 },
+      { name: 'bin/', type: 'directory' },
+      { name: 'bin/su', content: 'ELF', mode: 0o4755 },
+      { name: 'bin/sh', type: 'symlink', linkname: 'busybox' },
+      { name: 'bin/busybox', content: 'BB', mode: 0o755 },
+      { name: 'bin/ls', type: 'link', linkname: 'bin/busybox' },
+    ]);
+    for (const [kind, bytes] of [
+      ['none', buf],
+      ['gzip', gzipSync(buf)],
+      ['zstd', spawnSync('zstd', ['-q', '-c'], { input: buf }).stdout],
+    ] as const) {
+      fs.rmSync(target, { recursive: true, force: true });
+      fs.mkdirSync(target);
+      const stats = await applyLayer(target, Readable.from([bytes]));
+      expect(stats.diffId, kind).toBe(`sha256:${createHash('sha256').update(buf).digest('hex')}`);
+      expect(stats.tarBytes).toBe(buf.length);
+      expect(stats.files).toBe(3);
+      expect(stats.bytes).toBe(11 + 3 + 2);
+      expect(fs.statSync(join(target, 'etc')).mode & 0o7777).toBe(0o750);
+      expect(fs.statSync(join(target, 'etc')).mtime.getTime()).toBe(MTIME.getTime());
+      expect(fs.statSync(join(target, 'bin/su')).mode & 0o7777).toBe(0o4755);
+      expect(fs.lstatSync(join(target, 'etc/passwd')).mtime.getTime()).toBe(MTIME.getTime());
+      expect(fs.readlinkSync(join(target, 'bin/sh'))).toBe('busybox');
+      expect(fs.lstatSync(join(target, 'bin/sh')).mtime.getTime()).toBe(MTIME.getTime());
+      expect(fs.statSync(join(target, 'bin/ls')).ino).toBe(fs.statSync(join(target, 'bin/busybox')).ino);
+      expect(fs.statSync(join(target, 'bin/busybox')).nlink).toBe(2);
+    }
+  });
+
+  it('fails with DIGEST_MISMATCH when the diffID is not the expected one', async () => {
+    await expect(
+      apply([{ name: 'a', content: 'a' }], { expectedDiffId: `sha256:${'0'.repeat(64)}` }),
+    ).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
+  });
+
+  it('rejects a corrupt stream with INVALID_ARCHIVE', async () => {
+    const gz = gzipSync(await rawTarBuffer([{ name: 'a', content: 'x'.repeat(10000) }]));
+    await expect(applyLayer(target, Readable.from([gz.subarray(0, gz.length - 20)]))).rejects.toMatchObject({
+      code: 'INVALID_ARCHIVE',
+    });
+  });
+
+  it.runIf(isRoot)('sets ownership, mapped through mapIds', async () => {
+    await apply([
+      { name: 'd/', type: 'directory', uid: 10, gid: 20 },
+      { name: 'd/f', content: 'x', uid: 1234, gid: 5678, mode: 0o2755 },
+      { name: 'd/l', type: 'symlink', linkname: 'f', uid: 7, gid: 8 },
+    ]);
+    expect(fs.statSync(join(target, 'd')).uid).toBe(10);
+    const f = fs.statSync(join(target, 'd/f'));
+    expect([f.uid, f.gid, f.mode & 0o7777]).toEqual([1234, 5678, 0o2755]);
+    expect(fs.lstatSync(join(target, 'd/l')).uid).toBe(7);
+
+    await apply([{ name: 'm', content: 'x', uid: 1000, gid: 1000 }], {
+      mapIds: ({ uid, gid }: { uid: number; gid: number }) => ({ uid: uid + 100000, gid: gid + 200000 }),
+    });
+    const m = fs.statSync(join(target, 'm'));
+    expect([m.uid, m.gid]).toEqual([101000, 201000]);
+  });
+
+  it('vfs whiteouts delete lower content; opaque dirs keep only this layer entries', async () => {
+    await apply([
+      { name: 'a/', type: 'directory' },
+      { name: 'a/old1', content: '1' },
+      { name: 'a/sub/old2', content: '2' },
+      { name: 'b/', type: 'directory' },
+      { name: 'b/gone', content: 'x' },
+      { name: 'b/stay', content: 'x' },
+      { name: 'c/', type: 'directory' },
+      { name: 'c/deep/x', content: 'x' },
+    ]);
+    await apply([
+      { name: 'a/', type: 'directory' },
+      { name: 'a/new', content: 'n' },
+      { name: 'a/.wh..wh..opq', content: '' },
+      { name: 'a/after', content: 'n' },
+      { name: 'b/.wh.gone', content: '' },
+      { name: '.wh.c', content: '' },
+    ]);
+    expect(fs.readdirSync(join(target, 'a')).sort()).toEqual(['after', 'new']);
+    expect(fs.readdirSync(join(target, 'b'))).toEqual(['stay']);
+    expect(fs.existsSync(join(target, 'c'))).toBe(false);
+    expect(fs.existsSync(join(target, 'b/.wh.gone'))).toBe(false);
+  });
+
+  it.runIf(isRoot)('overlay whiteouts: 0/0 character devices and the opaque xattr', async () => {
+    await apply(
+      [
+        { name: 'a/', type: 'directory' },
+        { name: 'a/.wh..wh..opq', content: '' },
+        { name: 'a/new', content: 'n' },
+        { name: 'b/.wh.gone', content: '' },
+      ],
+      { whiteouts: 'overlay' },
+    );
+    const wh = fs.lstatSync(join(target, 'b/gone'));
+    expect(wh.isCharacterDevice()).toBe(true);
+    expect(wh.rdev).toBe(0);
+    expect(getXattr(join(target, 'a'), 'trusted.overlay.opaque')).toBe('y');
+    expect(fs.readdirSync(join(target, 'a'))).toEqual(['new']);
+  });
+
+  it.runIf(isRoot)('makes devices and FIFOs as root', async () => {
+    const stats = await apply([
+      { name: 'dev/null', type: 'character-device', devmajor: 1, devminor: 3, mode: 0o666 },
+      { name: 'dev/fifo', type: 'fifo', mode: 0o640 },
+    ]);
+    expect(stats.warnings).toEqual([]);
+    const n = fs.lstatSync(join(target, 'dev/null'));
+    expect(n.isCharacterDevice()).toBe(true);
+    expect(n.rdev).toBe(fs.statSync('/dev/null').rdev);
+    expect(n.mode & 0o777).toBe(0o666);
+    expect(fs.lstatSync(join(target, 'dev/fifo')).isFIFO()).toBe(true);
+    expect(fs.lstatSync(join(target, 'dev/fifo')).mode & 0o777).toBe(0o640);
+  });
+
+  it('sets xattrs from PAX SCHILY.xattr records', async () => {
+    await apply([{ name: 'f', content: 'x', pax: { 'SCHILY.xattr.user.skiff': 'hello' } }]);
+    expect(getXattr(join(target, 'f'), 'user.skiff')).toBe('hello');
+  });
+
+  it('replaces entries of a lower layer: file → dir, dir → file, symlink → file', async () => {
+    await apply([
+      { name: 'x', content: 'file' },
+      { name: 'y/z', content: 'in dir' },
+      { name: 's', type: 'symlink', linkname: 'x' },
+    ]);
+    await apply([
+      { name: 'x/', type: 'directory' },
+      { name: 'y', content: 'now a file' },
+      { name: 's', content: 'now a file too' },
+    ]);
+    expect(fs.lstatSync(join(target, 'x')).isDirectory()).toBe(true);
+    expect(fs.readFileSync(join(target, 'y'), 'utf8')).toBe('now a file');
+    expect(fs.readFileSync(join(target, 's'), 'utf8')).toBe('now a file too');
+  });
+
+  it('streams a large file without holding it (64 MiB, fsynced)', async () => {
+    const size = 64 << 20;
+    const { pack } = await import('tar-stream');
+    const p = pack();
+    const chunk = Buffer.alloc(1 << 20, 7);
+    const w = p.entry({ name: 'big', size, mode: 0o644, mtime: MTIME });
+    (async () => {
+      for (let i = 0; i < 64; i++) if (!w.write(chunk)) await new Promise((r) => w.once('drain', r));
+      w.end();
+      p.finalize();
+    })();
+    const rssBefore = process.memoryUsage().rss;
+    const stats = await applyLayer(target, p);
+    expect(stats.bytes).toBe(size);
+    expect(fs.statSync(join(target, 'big')).size).toBe(size);
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(48 << 20);
+  });
+
+  it('unpacks 20,000 small files with fsync in reasonable time', async () => {
+    const entries: RawEntry[] = [];
+    for (let d = 0; d < 100; d++) {
+      entries.push({ name: `d${d}/`, type: 'directory' });
+      for (let f = 0; f < 200; f++) entries.push({ name: `d${d}/f${f}`, content: `file ${d}/${f}\n` });
+    }
+    const buf = await rawTarBuffer(entries);
+    const t0 = performance.now();
+    const stats = await applyLayer(target, Readable.from([buf]));
+    const ms = performance.now() - t0;
+    expect(stats.files).toBe(20000);
+    expect(ms).toBeLessThan(20000);
+    console.info(`applied 20,000 files in ${Math.round(ms)} ms`);
+  });
+});
