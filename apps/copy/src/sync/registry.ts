@@ -7,6 +7,7 @@ import type { Descriptor } from '@skiff/oci/spec/schemas';
 import { clientFor } from '@skiff/oci/transports/docker';
 import { parseImageName } from '@skiff/oci/transports/index';
 import type { TransportOptions } from '@skiff/oci/transports/types';
+import type { RegistryGate } from './gate.js';
 
 /**
  * The registry metadata calls sync makes besides copying (HEAD a manifest, list tags, referrers,
@@ -30,8 +31,45 @@ export function isNotFound(err: unknown): boolean {
   );
 }
 
+export function isRateLimited(err: unknown): boolean {
+  for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    if (isSkiffError(e) && (e.code === 'TOO_MANY_REQUESTS' || e.status === 429)) return true;
+  }
+  return false;
+}
+
+/** Retry-After carried by the error, if the library provides it (see the library wish list). */
+export function retryAfterOf(err: unknown): number | undefined {
+  for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
+    const ms = (e as { retryAfterMs?: unknown }).retryAfterMs;
+    if (typeof ms === 'number' && Number.isFinite(ms)) return ms;
+  }
+  return undefined;
+}
+
 export class RegistryAccess {
   private readonly clients = new Map<string, { client: RegistryClient; path: string }>();
+
+  /** With a gate, a 429 closes the registry for everyone and the call waits and retries (up to `attempts`). */
+  constructor(
+    private readonly gate?: RegistryGate,
+    private readonly attempts = 8,
+    private readonly onBlocked?: (registry: string, delayMs: number) => void,
+  ) {}
+
+  private async gated<T>(ref: ImageRef, fn: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      if (this.gate) await this.gate.wait([ref.domain], signal);
+      try {
+        const result = await fn();
+        this.gate?.clear(ref.domain);
+        return result;
+      } catch (err) {
+        if (!this.gate || !isRateLimited(err) || attempt >= this.attempts) throw err;
+        this.onBlocked?.(ref.domain, this.gate.block(ref.domain, retryAfterOf(err)));
+      }
+    }
+  }
 
   /** The client and repository path for `ref` (pull side: the primary location; push side: its target). */
   private clientOf(ref: ImageRef, options: TransportOptions, side: 'pull' | 'push') {
@@ -53,20 +91,20 @@ export class RegistryAccess {
     signal?: AbortSignal,
   ): Promise<ManifestHead | undefined> {
     const { client, path, reference } = this.clientOf(ref, options, 'pull');
-    const head = await client.headManifest(path, reference, signal);
+    const head = await this.gated(ref, () => client.headManifest(path, reference, signal), signal);
     return head && { digest: head.digest, mediaType: head.mediaType };
   }
 
   async getManifest(ref: ImageRef, options: TransportOptions, signal?: AbortSignal) {
     const { client, path, reference } = this.clientOf(ref, options, 'pull');
-    return client.getManifest(path, reference, signal);
+    return this.gated(ref, () => client.getManifest(path, reference, signal), signal);
   }
 
   /** Every tag of the reference's repository; [] when the repository does not exist. */
   async listTags(ref: ImageRef, options: TransportOptions, signal?: AbortSignal): Promise<string[]> {
     const { client, path } = this.clientOf(ref, options, 'pull');
     try {
-      return await client.listTags(path, signal);
+      return await this.gated(ref, () => client.listTags(path, signal), signal);
     } catch (err) {
       if (isSkiffError(err) && (err.code === 'NOT_FOUND' || err.registryCode === 'NAME_UNKNOWN')) return [];
       throw err;
@@ -75,12 +113,16 @@ export class RegistryAccess {
 
   async referrers(ref: ImageRef, digest: Digest, options: TransportOptions, signal?: AbortSignal) {
     const { client, path } = this.clientOf(ref, options, 'pull');
-    return client.referrers(path, digest, signal ? { signal } : {}) as Promise<Descriptor[]>;
+    return this.gated(
+      ref,
+      () => client.referrers(path, digest, signal ? { signal } : {}) as Promise<Descriptor[]>,
+      signal,
+    );
   }
 
   async deleteManifest(ref: ImageRef, digest: Digest, options: TransportOptions, signal?: AbortSignal) {
     const { client, path } = this.clientOf(ref, options, 'push');
-    await client.deleteManifest(path, digest, signal);
+    await this.gated(ref, () => client.deleteManifest(path, digest, signal), signal);
   }
 
   async close(): Promise<void> {

@@ -79,7 +79,7 @@ export function formatEntry(e: SyncReportEntry, dryRun: boolean): string {
         ? `Would copy ${e.source} to ${e.destination}${what}`
         : `Copied ${e.source} to ${e.destination}${what} ${e.digest ?? ''} (${formatSize(e.bytes)})`;
     case 'skipped':
-      return `Skipped ${e.source}${what}: ${e.error ?? `${e.destination} is up to date`}`;
+      return `Skipped ${e.source || e.destination}${what}: ${e.error ?? `${e.destination} is up to date`}`;
     case 'deleted':
       return `${dryRun ? 'Would delete' : 'Deleted'} ${e.destination} (${e.digest ?? ''}): no longer in the source`;
     case 'failed':

@@ -24,8 +24,10 @@ import {
   companionTagPrefix,
   companionTags,
   isNotFound,
+  isRateLimited,
   RegistryAccess,
   readManifest,
+  retryAfterOf,
 } from './registry.js';
 import { type SyncReport, type SyncReportEntry, summarize } from './report.js';
 import { inShard, type Shard } from './shard.js';
@@ -73,7 +75,7 @@ export interface SyncOptions {
 export type SyncEvent =
   | { type: 'planned'; images: number; total: number }
   | { type: 'entry'; entry: SyncReportEntry }
-  | { type: 'rate-limited'; registries: string[]; delayMs: number; image: string };
+  | { type: 'rate-limited'; registries: string[]; delayMs: number; image?: string };
 
 export const DEFAULT_PARALLEL = 4;
 
@@ -98,9 +100,12 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
   const started = Date.now();
   const startedAt = new Date(started).toISOString();
   const config = options.sourceTransport === 'yaml' ? await loadSyncConfigFile(options.source) : undefined;
-  const access = new RegistryAccess();
-  const entries: SyncReportEntry[] = [];
+  const gate = new RegistryGate(options.rateLimitDelayMs ?? 1000);
   const emit = options.onEvent ?? (() => {});
+  const access = new RegistryAccess(gate, options.rateLimitAttempts ?? 8, (registry, delayMs) =>
+    emit({ type: 'rate-limited', registries: [registry], delayMs }),
+  );
+  const entries: SyncReportEntry[] = [];
   const record = (entry: SyncReportEntry) => {
     entries.push(entry);
     emit({ type: 'entry', entry });
@@ -131,7 +136,7 @@ export async function runSync(options: SyncOptions): Promise<SyncReport> {
     }
     const items = plan.items.filter((i) => inShard(i.source, options.shard));
     emit({ type: 'planned', images: items.length, total: plan.items.length });
-    const runner = new SyncRunner(options, access, record);
+    const runner = new SyncRunner(options, access, gate, record);
     await runner.run(items);
     if (options.prune && !runner.stopped) await prune(plan, options, access, record);
   } finally {
@@ -164,23 +169,6 @@ function registryOf(imageName: string): string | undefined {
   }
 }
 
-function isRateLimited(err: unknown): boolean {
-  for (let e: unknown = err; e; e = (e as { cause?: unknown }).cause) {
-    if (isSkiffError(e) && (e.code === 'TOO_MANY_REQUESTS' || e.status === 429)) return true;
-    if (typeof e !== 'object') break;
-  }
-  return false;
-}
-
-/** Retry-After carried by the error, if the library provides it (see the report's library wish list). */
-function retryAfterOf(err: unknown): number | undefined {
-  for (let e: unknown = err; e && typeof e === 'object'; e = (e as { cause?: unknown }).cause) {
-    const ms = (e as { retryAfterMs?: unknown }).retryAfterMs;
-    if (typeof ms === 'number' && Number.isFinite(ms)) return ms;
-  }
-  return undefined;
-}
-
 interface Job {
   item: SyncItem;
   attempts: number;
@@ -197,7 +185,6 @@ interface CopyPlan {
 
 class SyncRunner {
   stopped = false;
-  private readonly gate: RegistryGate;
   private readonly queue: Job[] = [];
   /** Images (by source) handled in this run, so companions and referrers are copied once. */
   private readonly done = new Set<string>();
@@ -208,10 +195,9 @@ class SyncRunner {
   constructor(
     private readonly options: SyncOptions,
     private readonly access: RegistryAccess,
+    private readonly gate: RegistryGate,
     private readonly record: (e: SyncReportEntry) => void,
-  ) {
-    this.gate = new RegistryGate(options.rateLimitDelayMs ?? 1000);
-  }
+  ) {}
 
   async run(items: readonly SyncItem[]): Promise<void> {
     for (const item of items) this.queue.push({ item, attempts: 0 });
