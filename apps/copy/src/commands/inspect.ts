@@ -5,7 +5,7 @@ import { renderTemplate } from '@skiff/oci/template/go-template';
 import { parseImageName } from '@skiff/oci/transports/index';
 import type { ImageReference } from '@skiff/oci/transports/types';
 import { FerryCommand } from '../base-command.js';
-import { buildInspectOutput, goJsonIndent } from '../render/inspect.js';
+import { buildInspectOutput, goJsonIndent, goTimeString } from '../render/inspect.js';
 import { imageFlags, overridePlatform, retryFlags, transportOptions } from '../transport-flags.js';
 
 export default class Inspect extends FerryCommand {
@@ -49,20 +49,33 @@ export default class Inspect extends FerryCommand {
     });
     if (flags.config) {
       if (flags.raw) process.stdout.write(inspected.rawConfig);
-      else this.log(goJsonIndent(JSON.parse(inspected.rawConfig.toString('utf8'))));
+      else {
+        const decoded = inspected.config
+          ? ociConfigView(inspected.config)
+          : JSON.parse(inspected.rawConfig.toString('utf8'));
+        this.log(goJsonIndent(decoded));
+      }
       return;
     }
     if (!inspected.config) {
       this.log(goJsonIndent(JSON.parse(inspected.manifest.raw.toString('utf8'))));
       return;
     }
-    const output = buildInspectOutput({
+    const built = buildInspectOutput({
       name: repositoryName(ref),
       digest: inspected.topManifest.digest,
       repoTags: inspected.repoTags,
       config: inspected.config,
       layers: inspected.manifest.layers,
     });
+    // Go marshals maps with sorted keys.
+    const output = {
+      ...built,
+      Labels: sortedMap(built.Labels),
+      ...(built.LayersData
+        ? { LayersData: built.LayersData.map((l) => ({ ...l, Annotations: sortedMap(l.Annotations) })) }
+        : {}),
+    };
     if (flags.format !== undefined) {
       process.stdout.write(`${renderTemplate(flags.format, output)}\n`);
       return;
@@ -75,4 +88,85 @@ export default class Inspect extends FerryCommand {
 function repositoryName(ref: ImageReference): string {
   if (ref.transport !== 'docker') return '';
   return nameOnly(parseReference(ref.withinTransport.replace(/^\/\//, ''))).toString();
+}
+
+type Json = Record<string, unknown>;
+
+/** A map as Go marshals it: keys sorted (null stays null). */
+function sortedMap<T>(map: Record<string, T> | null): Record<string, T> | null {
+  if (map === null) return null;
+  return Object.fromEntries(Object.entries(map).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+function isObject(v: unknown): v is Json {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Only the fields set (Go's omitempty: no empty strings, arrays, maps, false or undefined). */
+function omitEmpty(fields: Json): Json {
+  const out: Json = {};
+  for (const [k, v] of Object.entries(fields)) {
+    if (v === undefined || v === null || v === '' || v === false) continue;
+    if (Array.isArray(v) && v.length === 0) continue;
+    if (isObject(v) && Object.keys(v).length === 0) continue;
+    out[k] = v;
+  }
+  return out;
+}
+
+function str(v: unknown): string | undefined {
+  return typeof v === 'string' ? v : undefined;
+}
+
+function time(v: unknown): string | undefined {
+  return typeof v === 'string' && v !== '' ? goTimeString(v) : undefined;
+}
+
+function mapOf(v: unknown): Json | undefined {
+  return isObject(v) ? (sortedMap(v) ?? undefined) : undefined;
+}
+
+/**
+ * `inspect --config` as skopeo prints it: the config decoded into the OCI image-spec struct and
+ * re-marshalled, so fields come in the spec's order, unknown and Docker-only fields are dropped,
+ * maps are sorted and times are Go's RFC 3339 (trailing fraction zeros removed).
+ */
+function ociConfigView(config: Json): Json {
+  const c = isObject(config.config) ? config.config : {};
+  const rootfs = isObject(config.rootfs) ? config.rootfs : {};
+  const history = Array.isArray(config.history) ? config.history.filter(isObject) : [];
+  return {
+    ...omitEmpty({ created: time(config.created), author: str(config.author) }),
+    architecture: str(config.architecture) ?? '',
+    ...omitEmpty({ variant: str(config.variant) }),
+    os: str(config.os) ?? '',
+    ...omitEmpty({ 'os.version': str(config['os.version']), 'os.features': config['os.features'] }),
+    config: omitEmpty({
+      User: str(c.User),
+      ExposedPorts: mapOf(c.ExposedPorts),
+      Env: c.Env,
+      Entrypoint: c.Entrypoint,
+      Cmd: c.Cmd,
+      Volumes: mapOf(c.Volumes),
+      WorkingDir: str(c.WorkingDir),
+      Labels: mapOf(c.Labels),
+      StopSignal: str(c.StopSignal),
+      ArgsEscaped: c.ArgsEscaped === true,
+    }),
+    rootfs: {
+      type: str(rootfs.type) ?? '',
+      diff_ids: Array.isArray(rootfs.diff_ids) ? rootfs.diff_ids : null,
+    },
+    ...omitEmpty({
+      history: history.map((h) =>
+        omitEmpty({
+          created: time(h.created),
+          created_by: str(h.created_by),
+          author: str(h.author),
+          comment: str(h.comment),
+          empty_layer: h.empty_layer === true,
+        }),
+      ),
+    }),
+  };
 }

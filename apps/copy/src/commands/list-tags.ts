@@ -3,7 +3,7 @@ import { SkiffError } from '@skiff/oci/errors';
 import { nameOnly, parseReference } from '@skiff/oci/reference/reference';
 import { listRepoTags } from '@skiff/oci/transports/docker';
 import { parseImageName } from '@skiff/oci/transports/index';
-import { FerryCommand, UsageError } from '../base-command.js';
+import { FerryCommand } from '../base-command.js';
 import { goJsonIndent } from '../render/inspect.js';
 import { imageFlags, retryFlags, transportOptions } from '../transport-flags.js';
 
@@ -27,7 +27,12 @@ export default class ListTags extends FerryCommand {
     // The transport adds :latest to a bare name; list-tags wants the name exactly as given.
     const parsed = parseReference(args.repository.replace(/^docker:\/\//, ''));
     if (parsed.tag !== undefined || parsed.digest !== undefined) {
-      throw new UsageError(`tag or digest are not supported by list-tags: "${args.repository}"`);
+      // skopeo treats this as a bad reference (exit 1), not a usage error.
+      throw new SkiffError(
+        'INVALID_REFERENCE',
+        `no tag or digest allowed in reference "${args.repository}" for list-tags`,
+        { hint: 'list-tags takes a repository: docker://HOST/REPOSITORY' },
+      );
     }
     const tags = await listRepoTags(ref, transportOptions(flags, ''));
     this.log(goJsonIndent({ Repository: nameOnly(parsed).toString(), Tags: tags }));
