@@ -33,6 +33,9 @@ export type ErrorCode =
   | 'CONFIG_FILE'
   | 'CREDENTIAL_HELPER'
   | 'IO'
+  /** The local store refuses: an image used by a container, a store opened with another driver. */
+  | 'IN_USE'
+  | 'STORAGE'
   | 'ABORTED'
   | 'INTERNAL';
 
