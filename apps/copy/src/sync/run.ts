@@ -1,4 +1,5 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type CopyOptions, copyImage, type MultiArch } from '@skiff/oci/copy/copy';
 import { isSkiffError, SkiffError } from '@skiff/oci/errors';
@@ -405,6 +406,12 @@ class SyncRunner {
     if (o.preserveDigests) copyOptions.preserveDigests = true;
     if (o.imageParallelCopies) copyOptions.concurrency = o.imageParallelCopies;
     if (signal) copyOptions.signal = signal;
+    // As skopeo, create the directories that hold dir: images and OCI layouts.
+    const local = /^(dir|oci):(.*)$/.exec(item.destination);
+    if (local)
+      await mkdir(dirname(local[1] === 'oci' ? local[2]!.replace(/:[^/]*$/, '') : local[2]!), {
+        recursive: true,
+      });
     const result = await copyImage(source, parseImageName(item.destination), copyOptions);
     return { ...base, digest: result.digest, action: 'copied', bytes: result.bytesCopied };
   }
