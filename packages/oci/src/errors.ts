@@ -47,6 +47,8 @@ export interface SkiffErrorOptions {
   status?: number;
   /** The distribution-spec error code (MANIFEST_UNKNOWN, DENIED, ...) when a registry sent one. */
   registryCode?: string;
+  /** For TOO_MANY_REQUESTS: how long the registry asked us to wait (Retry-After). */
+  retryAfterMs?: number;
 }
 
 export class SkiffError extends Error {
@@ -54,6 +56,7 @@ export class SkiffError extends Error {
   readonly hint?: string;
   readonly status?: number;
   readonly registryCode?: string;
+  readonly retryAfterMs?: number;
 
   constructor(code: ErrorCode, message: string, options: SkiffErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -62,6 +65,7 @@ export class SkiffError extends Error {
     if (options.hint !== undefined) this.hint = options.hint;
     if (options.status !== undefined) this.status = options.status;
     if (options.registryCode !== undefined) this.registryCode = options.registryCode;
+    if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
   }
 }
 

@@ -2,12 +2,12 @@ import { isSkiffError, SkiffError } from '@skiff/oci/errors';
 import type { ImageRef } from '@skiff/oci/reference/reference';
 import { loadRegistriesConf, pullSources, pushTarget } from '@skiff/oci/reference/registries-conf';
 import type { RegistryClient } from '@skiff/oci/registry/client';
+import type { RegistryGate } from '@skiff/oci/registry/gate';
 import { type Digest, digestOf, isDigest } from '@skiff/oci/spec/digest';
 import type { Descriptor } from '@skiff/oci/spec/schemas';
 import { clientFor } from '@skiff/oci/transports/docker';
 import { parseImageName } from '@skiff/oci/transports/index';
 import type { TransportOptions } from '@skiff/oci/transports/types';
-import type { RegistryGate } from './gate.js';
 
 /**
  * The registry metadata calls sync makes besides copying (HEAD a manifest, list tags, referrers,

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type CopyOptions, copyImage, type MultiArch } from '@skiff/oci/copy/copy';
 import { isSkiffError, SkiffError } from '@skiff/oci/errors';
 import { type ImageRef, nameOnly, parseReference, withDigest, withTag } from '@skiff/oci/reference/reference';
+import { RegistryGate } from '@skiff/oci/registry/gate';
 import { type Digest, isDigest } from '@skiff/oci/spec/digest';
 import {
   type Compression,
@@ -16,7 +17,6 @@ import type { Descriptor } from '@skiff/oci/spec/schemas';
 import { parseImageName } from '@skiff/oci/transports/index';
 import type { TransportOptions } from '@skiff/oci/transports/types';
 import { parseSyncConfig } from './config.js';
-import { RegistryGate } from './gate.js';
 import type { SyncDestinationTransport, SyncSourceTransport } from './naming.js';
 import { destinationFor, type PlanOptions, planSync, type SyncItem, type SyncPlan } from './plan.js';
 import { filterIndex, withPlatformFilter } from './platforms.js';
@@ -393,9 +393,10 @@ class SyncRunner {
     }
     let source = parseImageName(item.source);
     if (plan.filter) source = withPlatformFilter(source, plan.filter);
+    // The clients share the job's gate: a 429 inside a copy holds every request to that registry.
     const copyOptions: CopyOptions = {
-      sourceOptions: item.sourceOptions,
-      destinationOptions: o.destinationOptions ?? {},
+      sourceOptions: { ...item.sourceOptions, registryGate: this.gate },
+      destinationOptions: { ...(o.destinationOptions ?? {}), registryGate: this.gate },
     };
     if (plan.multiArch) copyOptions.multiArch = plan.multiArch;
     if (plan.multiArch === 'system' && o.platform) copyOptions.platform = o.platform;

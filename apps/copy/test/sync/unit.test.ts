@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { parseSyncConfig, SyncConfigError } from '../../src/sync/config.js';
-import { RegistryGate } from '../../src/sync/gate.js';
 import { jobArguments, kubernetesJob } from '../../src/sync/job.js';
 import { destinationImageName, destinationSuffix } from '../../src/sync/naming.js';
 import { filterIndex } from '../../src/sync/platforms.js';
@@ -250,19 +249,6 @@ describe('report, companions, platforms, gate, job', () => {
     );
     expect(filterIndex(raw, [{ os: 'linux' }], 'x').raw).toBe(raw);
     expect(() => filterIndex(raw, [{ os: 'windows' }], 'x')).toThrow(/no instance/);
-  });
-  it('closes a registry after a 429 until Retry-After, doubling without one', () => {
-    let now = 1000;
-    const gate = new RegistryGate(500, 60_000, () => now);
-    expect(gate.block('a.io', 2000)).toBe(2000);
-    expect(gate.waitMs(['a.io', 'b.io'])).toBe(2000);
-    expect(gate.waitMs(['b.io'])).toBe(0);
-    now += 2000;
-    expect(gate.waitMs(['a.io'])).toBe(0);
-    expect(gate.block('b.io')).toBe(500);
-    expect(gate.block('b.io')).toBe(1000);
-    gate.clear('b.io');
-    expect(gate.block('b.io')).toBe(500);
   });
   it('prints an Indexed Job with JOB_COMPLETION_INDEX shards and the YAML as a ConfigMap', () => {
     const args = jobArguments([

@@ -18,6 +18,7 @@ import {
   type RequestKind,
   responseError,
 } from './errors.js';
+import type { RegistryGate } from './gate.js';
 import { parseWwwAuthenticate } from './www-authenticate.js';
 
 /**
@@ -54,6 +55,8 @@ export interface RegistryClientOptions {
   onRetry?: (info: RetryInfo) => void;
   /** Blob download resumes after a dropped connection; default 5. */
   maxResumes?: number;
+  /** Registry-wide backoff shared with other clients: a 429 makes every request to this endpoint wait. */
+  gate?: RegistryGate;
 }
 
 /** The largest manifest we accept (as containers/image). */
@@ -280,8 +283,10 @@ export class RegistryClient {
     replayable = true,
     firstContact = false,
   ): Promise<Dispatcher.ResponseData> {
+    const gate = this.options.gate;
     for (let attempt = 0; ; attempt++) {
       let res: Dispatcher.ResponseData;
+      if (gate) await gate.wait([this.endpoint], signal);
       try {
         res = await attemptFn();
       } catch (err) {
@@ -307,9 +312,22 @@ export class RegistryClient {
       ) {
         const retryAfter = parseRetryAfter(header(res.headers, 'retry-after'));
         await drain(res.body);
-        await this.backoff(attempt, retryAfter, method, url, `HTTP ${status}`, signal);
+        if (status === 429 && gate) {
+          // Close the registry for every client sharing the gate; the wait happens at the loop's top.
+          const delayMs = gate.block(this.endpoint, retryAfter);
+          this.options.onRetry?.({
+            attempt: attempt + 1,
+            delayMs,
+            method,
+            url: url.href,
+            reason: 'HTTP 429',
+          });
+        } else {
+          await this.backoff(attempt, retryAfter, method, url, `HTTP ${status}`, signal);
+        }
         continue;
       }
+      if (gate && status !== 429) gate.clear(this.endpoint);
       return res;
     }
   }
@@ -415,8 +433,12 @@ export class RegistryClient {
         text = '';
       }
     }
+    // A body read only in part is destroyed; an error from it then has nowhere to go but here.
+    res.body.on('error', () => {});
     res.body.destroy();
+    const retryAfterMs = res.status === 429 ? parseRetryAfter(header(res.headers, 'retry-after')) : undefined;
     return responseError({
+      ...(retryAfterMs !== undefined ? { retryAfterMs } : {}),
       status: res.status,
       bodyText: text,
       what: req.what,

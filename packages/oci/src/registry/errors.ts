@@ -58,6 +58,8 @@ export interface ResponseErrorContext {
   endpoint: string;
   method: string;
   hadCredentials: boolean;
+  /** The Retry-After the registry sent, in ms. */
+  retryAfterMs?: number;
 }
 
 /** Build the SkiffError for an unexpected registry answer. */
@@ -111,6 +113,7 @@ export function responseError(ctx: ResponseErrorContext): SkiffError {
         `${ctx.what}: ${ctx.endpoint} answered 429 too many requests${suffix}`,
         {
           ...opts('wait and retry, or raise --retry-times'),
+          ...(ctx.retryAfterMs !== undefined ? { retryAfterMs: ctx.retryAfterMs } : {}),
         },
       );
     default:

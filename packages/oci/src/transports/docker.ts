@@ -65,6 +65,7 @@ export function clientFor(source: PullSource, options: TransportOptions = {}): R
     ...(options.certDir !== undefined ? { certDir: options.certDir } : {}),
     ...(options.retryTimes !== undefined ? { retryTimes: options.retryTimes } : {}),
     ...(options.userAgent !== undefined ? { userAgent: options.userAgent } : {}),
+    ...(options.registryGate !== undefined ? { gate: options.registryGate } : {}),
     ...(credentials !== undefined ? { credentials } : {}),
   });
 }

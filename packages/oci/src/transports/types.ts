@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import type { RegistryGate } from '../registry/gate.js';
 import type { Digest } from '../spec/digest.js';
 import type { Compression } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/schemas.js';
@@ -40,6 +41,8 @@ export interface TransportOptions {
   registriesConfPath?: string;
   /** Root for /etc/containers/certs.d lookups etc. in tests. */
   userAgent?: string;
+  /** Registry-wide 429 backoff shared by every client of a job (registry/gate.ts). */
+  registryGate?: RegistryGate;
   /** Override the platform used to choose an index instance (ferry --override-*). */
   platform?: { os?: string; architecture?: string; variant?: string };
 }

@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 
 /**
- * Registry-wide backoff for the sync scheduler: when any request to a registry is answered 429,
- * no new image work for that registry starts until its Retry-After has passed. (Requests already
- * in flight are retried by the RegistryClient per request; a client-level shared gate, so that
- * every request to the registry waits, is the library change this stands in for.)
+ * Registry-wide backoff: when any request to a registry is answered 429, every request to that
+ * registry (from every client sharing the gate) waits until its Retry-After has passed, and the
+ * sync scheduler starts no new work there. Pass one gate through TransportOptions.registryGate
+ * to share it between the clients of a job.
  */
 export class RegistryGate {
   private readonly until = new Map<string, number>();
