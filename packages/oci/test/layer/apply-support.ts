@@ -75,7 +75,12 @@ export function snapshot(dir: string): Snapshot {
 export function getXattr(path: string, name: string): string | null {
   const r = spawnSync(
     '/usr/bin/python3',
-    ['-c', 'import os,sys\ntry: sys.stdout.write(os.getxattr(sys.argv[1], sys.argv[2], follow_symlinks=False).decode())\nexcept OSError: sys.exit(3)', path, name],
+    [
+      '-c',
+      'import os,sys\ntry: sys.stdout.write(os.getxattr(sys.argv[1], sys.argv[2], follow_symlinks=False).decode())\nexcept OSError: sys.exit(3)',
+      path,
+      name,
+    ],
     { encoding: 'utf8' },
   );
   return r.status === 0 ? r.stdout : null;

@@ -1,0 +1,105 @@
+import Database from 'better-sqlite3';
+
+/**
+ * The store's metadata in SQLite. WAL mode so readers never block the writer; a busy timeout
+ * so concurrent processes wait for each other instead of failing; synchronous=FULL so a
+ * committed state change survives power loss, as podman's store does. One transaction per
+ * state change (BEGIN IMMEDIATE: writers serialise at the start, not at commit).
+ */
+
+export type Db = Database.Database;
+
+const SCHEMA_VERSION = 1;
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS blobs (
+  digest TEXT PRIMARY KEY,
+  size INTEGER NOT NULL,
+  media_type TEXT,
+  added INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS layers (
+  chain_id TEXT PRIMARY KEY,
+  parent TEXT REFERENCES layers(chain_id),
+  diff_id TEXT NOT NULL,
+  blob_digest TEXT,
+  size INTEGER NOT NULL,
+  files INTEGER NOT NULL,
+  added INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS layers_parent ON layers(parent);
+CREATE TABLE IF NOT EXISTS images (
+  id TEXT PRIMARY KEY,
+  manifest_digest TEXT NOT NULL,
+  manifest BLOB NOT NULL,
+  manifest_media_type TEXT NOT NULL,
+  config BLOB NOT NULL,
+  top_layer TEXT REFERENCES layers(chain_id),
+  created TEXT,
+  size INTEGER NOT NULL,
+  added INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS image_layers (
+  image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  position INTEGER NOT NULL,
+  chain_id TEXT NOT NULL REFERENCES layers(chain_id),
+  PRIMARY KEY (image_id, position)
+);
+CREATE INDEX IF NOT EXISTS image_layers_chain ON image_layers(chain_id);
+CREATE TABLE IF NOT EXISTS image_blobs (
+  image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
+  digest TEXT NOT NULL REFERENCES blobs(digest),
+  PRIMARY KEY (image_id, digest)
+);
+CREATE INDEX IF NOT EXISTS image_blobs_digest ON image_blobs(digest);
+CREATE TABLE IF NOT EXISTS names (
+  name TEXT PRIMARY KEY,
+  image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE
+);
+CREATE INDEX IF NOT EXISTS names_image ON names(image_id);
+CREATE TABLE IF NOT EXISTS containers (
+  id TEXT PRIMARY KEY,
+  name TEXT UNIQUE,
+  image_id TEXT NOT NULL REFERENCES images(id),
+  layer TEXT,
+  added INTEGER NOT NULL
+);
+`;
+
+export function openDb(file: string, options: { readOnly?: boolean; busyTimeoutMs?: number } = {}): Db {
+  const db = new Database(file, {
+    readonly: options.readOnly ?? false,
+    fileMustExist: options.readOnly ?? false,
+  });
+  db.pragma(`busy_timeout = ${options.busyTimeoutMs ?? 60_000}`);
+  if (!options.readOnly) {
+    db.pragma('journal_mode = WAL');
+    db.pragma('synchronous = FULL');
+  }
+  db.pragma('foreign_keys = ON');
+  if (!options.readOnly) {
+    db.transaction(() => {
+      db.exec(SCHEMA);
+      db.prepare('INSERT OR IGNORE INTO meta(key, value) VALUES (?, ?)').run(
+        'schema',
+        String(SCHEMA_VERSION),
+      );
+    }).immediate();
+  }
+  return db;
+}
+
+/** The driver the store was created with; set on first open. */
+export function storeDriver(db: Db, wanted: string): string {
+  return db
+    .transaction(() => {
+      const row = db.prepare('SELECT value FROM meta WHERE key = ?').get('driver') as
+        | { value: string }
+        | undefined;
+      if (row) return row.value;
+      db.prepare('INSERT INTO meta(key, value) VALUES (?, ?)').run('driver', wanted);
+      return wanted;
+    })
+    .immediate();
+}

@@ -1,0 +1,857 @@
+/**
+ * The local store shared by skiff, wright and ferry (containers/storage's role): blobs by
+ * digest, unpacked layers by chain ID (shared between images), image records with names, all
+ * described by one SQLite database.
+ *
+ * Crash safety: blobs and layers are written under tmp/PID-… names, synced, then renamed into
+ * place and registered in the same IMMEDIATE transaction (the rename happens while holding the
+ * write lock, so no other process can see a renamed-but-unregistered entry and mistake it for
+ * an orphan). A kill -9 at any point leaves either nothing registered (and a temp entry or an
+ * orphan that the next open removes) or a fully registered object. Images are registered in
+ * one transaction after all their layers are. Layout under the root:
+ *
+ *   skiff.db                      metadata (WAL)
+ *   blobs/sha256/HEX              blobs as pulled (compressed layers, configs)
+ *   layers/HEX/                   vfs: the full root filesystem of that chain
+ *   layers/HEX/diff/              overlay: this layer's own changes (overlay whiteouts)
+ *   tmp/PID-RANDOM-what           in-progress writes
+ */
+
+import { createHash } from 'node:crypto';
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { SkiffError } from '../errors.js';
+import { applyLayer as applyLayerTar, type IdPair, syncFilesystem } from '../layer/apply.js';
+import { type Digest, DigestVerifier, digestOf, isDigest, parseDigest } from '../spec/digest.js';
+import { type ImageManifest, parseImageConfig, parseManifest } from '../spec/manifest.js';
+import type { ImageConfig } from '../spec/schemas.js';
+import {
+  resolveStoreLocation,
+  type StorageDriver,
+  type StoreLocation,
+  type StoreLocationOptions,
+} from './config.js';
+import { type Db, openDb, storeDriver } from './db.js';
+import {
+  errnoOf,
+  fsyncDirSync,
+  ioError,
+  mkdirs,
+  processAlive,
+  runCommand,
+  tempOwner,
+  tempPath,
+} from './fs-util.js';
+
+export interface OpenStoreOptions extends StoreLocationOptions {
+  /** Map in-image owners when unpacking (rootless outside a user namespace). */
+  mapIds?: (ids: IdPair) => IdPair;
+  /** Skip the cleanup pass (read-only use); the store must exist. */
+  readOnly?: boolean;
+  /** How long to wait for another process's transaction (default 60 s). */
+  busyTimeoutMs?: number;
+}
+
+export interface BlobInfo {
+  digest: Digest;
+  sizeBytes: number;
+  mediaType?: string;
+}
+
+export interface PutBlobOptions {
+  /** The digest the bytes must have; verified while streaming. */
+  digest?: Digest;
+  /** Expected size, -1/undefined when unknown. */
+  sizeBytes?: number;
+  mediaType?: string;
+  signal?: AbortSignal;
+}
+
+export interface LayerInfo {
+  chainId: Digest;
+  parent?: Digest;
+  diffId: Digest;
+  blobDigest?: Digest;
+  /** Bytes of file content in this layer. */
+  sizeBytes: number;
+  files: number;
+  /** vfs: the layer's full root filesystem; overlay: its diff directory (a lowerdir). */
+  path: string;
+}
+
+export interface ImageInfo {
+  /** The config digest's hex, as containers/storage names images. */
+  id: string;
+  names: string[];
+  manifestDigest: Digest;
+  manifest: Buffer;
+  manifestMediaType: string;
+  config: Buffer;
+  /** Chain IDs bottom to top. */
+  layers: Digest[];
+  /** From the config. */
+  created?: string;
+  /** Unpacked size of all layers. */
+  sizeBytes: number;
+  added: Date;
+}
+
+export interface PutImageInput {
+  /** The image manifest bytes as pulled (kept byte for byte) and its media type. */
+  manifest: Buffer;
+  mediaType?: string;
+  /** Names (tags) to give it; a name held by another image moves to this one. */
+  names?: string[];
+}
+
+export interface RemoveResult {
+  /** Names removed. */
+  untagged: string[];
+  /** Whether the image itself was deleted (false when only a name was removed). */
+  deleted: boolean;
+  removedLayers: number;
+  removedBlobs: number;
+}
+
+export interface CheckReport {
+  ok: boolean;
+  problems: string[];
+  /** Orphans and dead temp entries found (removed by the next writable open). */
+  leftovers: string[];
+}
+
+export interface Store {
+  readonly location: StoreLocation;
+  hasBlob(digest: Digest): boolean;
+  blobInfo(digest: Digest): BlobInfo | undefined;
+  getBlob(digest: Digest): { stream: Readable; sizeBytes: number };
+  putBlob(stream: Readable, options?: PutBlobOptions): Promise<BlobInfo>;
+  getLayer(chainId: Digest): LayerInfo | undefined;
+  /** Unpack a layer on top of `parent` (idempotent by chain ID; `open` is called only when needed). */
+  applyLayer(
+    parent: Digest | undefined,
+    diffId: Digest,
+    blobDigest: Digest | undefined,
+    open: () => Readable | Promise<Readable>,
+    signal?: AbortSignal,
+  ): Promise<LayerInfo>;
+  putImage(input: PutImageInput): ImageInfo;
+  getImage(nameOrId: string): ImageInfo | undefined;
+  listImages(): ImageInfo[];
+  tag(nameOrId: string, name: string): void;
+  untag(name: string): void;
+  removeImage(nameOrId: string, options?: { force?: boolean }): RemoveResult;
+  check(): Promise<CheckReport>;
+  close(): void;
+}
+
+/** A layer's chain ID: its diffID at the bottom, else sha256 of "PARENT DIFFID". */
+export function chainIdOf(parent: Digest | undefined, diffId: Digest): Digest {
+  return parent ? digestOf(`${parent} ${diffId}`) : diffId;
+}
+
+interface LayerRow {
+  chain_id: string;
+  parent: string | null;
+  diff_id: string;
+  blob_digest: string | null;
+  size: number;
+  files: number;
+}
+
+interface ImageRow {
+  id: string;
+  manifest_digest: string;
+  manifest: Buffer;
+  manifest_media_type: string;
+  config: Buffer;
+  created: string | null;
+  size: number;
+  added: number;
+}
+
+const MAX_CONFIG_BYTES = 16 << 20;
+
+class LocalStore implements Store {
+  private readonly db: Db;
+  private readonly blobsDir: string;
+  private readonly layersDir: string;
+  private readonly tmpDir: string;
+  private closed = false;
+
+  constructor(
+    readonly location: StoreLocation,
+    db: Db,
+    private readonly options: OpenStoreOptions,
+  ) {
+    this.db = db;
+    this.blobsDir = join(location.root, 'blobs', 'sha256');
+    this.layersDir = join(location.root, 'layers');
+    this.tmpDir = join(location.root, 'tmp');
+  }
+
+  private what(): string {
+    return `store ${this.location.root}`;
+  }
+
+  private blobPath(digest: string): string {
+    const { algorithm, hex } = parseDigest(digest, 'blob digest');
+    if (algorithm !== 'sha256') return join(this.location.root, 'blobs', algorithm, hex);
+    return join(this.blobsDir, hex);
+  }
+
+  private layerDir(chainId: string): string {
+    return join(this.layersDir, parseDigest(chainId, 'chain ID').hex);
+  }
+
+  private layerPath(chainId: string): string {
+    const dir = this.layerDir(chainId);
+    return this.location.driver === 'overlay' ? join(dir, 'diff') : dir;
+  }
+
+  // ---- blobs ----
+
+  hasBlob(digest: Digest): boolean {
+    return this.blobInfo(digest) !== undefined;
+  }
+
+  blobInfo(digest: Digest): BlobInfo | undefined {
+    const row = this.db.prepare('SELECT digest, size, media_type FROM blobs WHERE digest = ?').get(digest) as
+      | { digest: Digest; size: number; media_type: string | null }
+      | undefined;
+    if (!row) return undefined;
+    const info: BlobInfo = { digest: row.digest, sizeBytes: row.size };
+    if (row.media_type) info.mediaType = row.media_type;
+    return info;
+  }
+
+  getBlob(digest: Digest): { stream: Readable; sizeBytes: number } {
+    const info = this.blobInfo(digest);
+    if (!info) throw new SkiffError('BLOB_UNKNOWN', `blob ${digest} is not in ${this.what()}`);
+    return { stream: fs.createReadStream(this.blobPath(digest)), sizeBytes: info.sizeBytes };
+  }
+
+  async putBlob(stream: Readable, options: PutBlobOptions = {}): Promise<BlobInfo> {
+    const what = `blob${options.digest ? ` ${options.digest}` : ''} into ${this.what()}`;
+    const tmp = tempPath(this.tmpDir, 'blob');
+    const verify = new DigestVerifier({
+      ...(options.digest ? { digest: options.digest } : {}),
+      ...(options.sizeBytes !== undefined ? { sizeBytes: options.sizeBytes } : {}),
+      what: 'blob',
+    });
+    try {
+      await pipeline(stream, verify, fs.createWriteStream(tmp, { flags: 'wx', mode: 0o644, flush: true }), {
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    } catch (err) {
+      fs.rmSync(tmp, { force: true });
+      if (options.signal?.aborted)
+        throw new SkiffError('ABORTED', `writing ${what}: aborted`, { cause: err });
+      throw ioError(err, `writing ${what}`);
+    }
+    const digest = verify.digest;
+    const info: BlobInfo = { digest, sizeBytes: verify.bytes };
+    if (options.mediaType) info.mediaType = options.mediaType;
+    const final = this.blobPath(digest);
+    let duplicate = false;
+    try {
+      this.db
+        .transaction(() => {
+          if (this.db.prepare('SELECT 1 FROM blobs WHERE digest = ?').get(digest)) {
+            duplicate = true;
+            return;
+          }
+          fs.mkdirSync(join(final, '..'), { recursive: true });
+          fs.renameSync(tmp, final);
+          fsyncDirSync(join(final, '..'));
+          this.db
+            .prepare('INSERT INTO blobs(digest, size, media_type, added) VALUES (?, ?, ?, ?)')
+            .run(digest, info.sizeBytes, options.mediaType ?? null, Date.now());
+        })
+        .immediate();
+    } catch (err) {
+      fs.rmSync(tmp, { force: true });
+      throw ioError(err, `registering ${what}`);
+    }
+    if (duplicate) fs.rmSync(tmp, { force: true });
+    return info;
+  }
+
+  // ---- layers ----
+
+  private layerInfo(row: LayerRow): LayerInfo {
+    const info: LayerInfo = {
+      chainId: row.chain_id as Digest,
+      diffId: row.diff_id as Digest,
+      sizeBytes: row.size,
+      files: row.files,
+      path: this.layerPath(row.chain_id),
+    };
+    if (row.parent) info.parent = row.parent as Digest;
+    if (row.blob_digest) info.blobDigest = row.blob_digest as Digest;
+    return info;
+  }
+
+  getLayer(chainId: Digest): LayerInfo | undefined {
+    const row = this.db.prepare('SELECT * FROM layers WHERE chain_id = ?').get(chainId) as
+      | LayerRow
+      | undefined;
+    return row ? this.layerInfo(row) : undefined;
+  }
+
+  async applyLayer(
+    parent: Digest | undefined,
+    diffId: Digest,
+    blobDigest: Digest | undefined,
+    open: () => Readable | Promise<Readable>,
+    signal?: AbortSignal,
+  ): Promise<LayerInfo> {
+    parseDigest(diffId, 'diffID');
+    const chainId = chainIdOf(parent, diffId);
+    const existing = this.getLayer(chainId);
+    if (existing) return existing;
+    const parentLayer = parent ? this.getLayer(parent) : undefined;
+    if (parent && !parentLayer) {
+      throw new SkiffError('NOT_FOUND', `parent layer ${parent} of ${diffId} is not in ${this.what()}`);
+    }
+    const what = `layer ${diffId}${blobDigest ? ` (blob ${blobDigest})` : ''} into ${this.what()}`;
+    const tmp = tempPath(this.tmpDir, 'layer');
+    let stats: Awaited<ReturnType<typeof applyLayerTar>>;
+    try {
+      fs.mkdirSync(tmp, 0o700);
+      let target = tmp;
+      if (this.location.driver === 'overlay') {
+        target = join(tmp, 'diff');
+        fs.mkdirSync(target, 0o755);
+      } else if (parentLayer) {
+        const r = await runCommand('cp', ['-a', '--reflink=auto', '--', `${parentLayer.path}/.`, `${tmp}/`]);
+        if (!r.ok) throw new SkiffError('IO', `copying parent layer ${parent} for ${what}: ${r.stderr}`);
+      }
+      const input = await open();
+      stats = await applyLayerTar(target, input, {
+        whiteouts: this.location.driver === 'overlay' ? 'overlay' : 'vfs',
+        expectedDiffId: diffId,
+        what,
+        ...(this.options.mapIds ? { mapIds: this.options.mapIds } : {}),
+        ...(signal ? { signal } : {}),
+      });
+      if (parentLayer && this.location.driver === 'vfs') await syncFilesystem(tmp);
+    } catch (err) {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      throw ioError(err, `unpacking ${what}`);
+    }
+    const final = this.layerDir(chainId);
+    let duplicate = false;
+    try {
+      this.db
+        .transaction(() => {
+          if (this.db.prepare('SELECT 1 FROM layers WHERE chain_id = ?').get(chainId)) {
+            duplicate = true;
+            return;
+          }
+          if (parent && !this.db.prepare('SELECT 1 FROM layers WHERE chain_id = ?').get(parent)) {
+            throw new SkiffError('NOT_FOUND', `parent layer ${parent} was removed while unpacking ${what}`);
+          }
+          fs.renameSync(tmp, final);
+          fsyncDirSync(this.layersDir);
+          this.db
+            .prepare(
+              'INSERT INTO layers(chain_id, parent, diff_id, blob_digest, size, files, added) VALUES (?, ?, ?, ?, ?, ?, ?)',
+            )
+            .run(chainId, parent ?? null, diffId, blobDigest ?? null, stats.bytes, stats.files, Date.now());
+        })
+        .immediate();
+    } catch (err) {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      throw ioError(err, `registering ${what}`);
+    }
+    if (duplicate) fs.rmSync(tmp, { recursive: true, force: true });
+    const layer = this.getLayer(chainId);
+    if (!layer) throw new SkiffError('INTERNAL', `layer ${chainId} vanished after registering`);
+    return layer;
+  }
+
+  // ---- images ----
+
+  private readConfigBlob(digest: Digest): Buffer {
+    const info = this.blobInfo(digest);
+    if (!info)
+      throw new SkiffError('BLOB_UNKNOWN', `config ${digest} is not in ${this.what()}: put it first`);
+    if (info.sizeBytes > MAX_CONFIG_BYTES) {
+      throw new SkiffError('INVALID_CONFIG', `config ${digest} is ${info.sizeBytes} bytes: too large`);
+    }
+    return fs.readFileSync(this.blobPath(digest));
+  }
+
+  putImage(input: PutImageInput): ImageInfo {
+    const manifest = parseManifest(input.manifest, input.mediaType, `manifest put into ${this.what()}`);
+    if (manifest.kind !== 'manifest') {
+      throw new SkiffError(
+        'UNSUPPORTED',
+        `${this.what()} holds single-platform images: choose one instance of the index`,
+      );
+    }
+    const configRaw = this.readConfigBlob(manifest.config.digest as Digest);
+    const config = parseImageConfig(configRaw, `config ${manifest.config.digest}`);
+    const chain = this.chainIds(manifest, config);
+    const id = parseDigest(manifest.config.digest).hex;
+    const names = input.names ?? [];
+    try {
+      this.db
+        .transaction(() => {
+          let size = 0;
+          for (const c of chain) {
+            const row = this.db.prepare('SELECT size FROM layers WHERE chain_id = ?').get(c) as
+              | { size: number }
+              | undefined;
+            if (!row)
+              throw new SkiffError(
+                'NOT_FOUND',
+                `layer ${c} of image ${id} is not unpacked in ${this.what()}`,
+              );
+            size += row.size;
+          }
+          const exists = this.db.prepare('SELECT added FROM images WHERE id = ?').get(id) as
+            | { added: number }
+            | undefined;
+          this.db
+            .prepare(
+              `INSERT INTO images(id, manifest_digest, manifest, manifest_media_type, config, top_layer, created, size, added)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+               ON CONFLICT(id) DO UPDATE SET manifest_digest = excluded.manifest_digest, manifest = excluded.manifest,
+                 manifest_media_type = excluded.manifest_media_type`,
+            )
+            .run(
+              id,
+              manifest.digest,
+              manifest.raw,
+              manifest.mediaType,
+              configRaw,
+              chain[chain.length - 1] ?? null,
+              config.created ?? null,
+              size,
+              exists?.added ?? Date.now(),
+            );
+          this.db.prepare('DELETE FROM image_layers WHERE image_id = ?').run(id);
+          this.db.prepare('DELETE FROM image_blobs WHERE image_id = ?').run(id);
+          const addLayer = this.db.prepare(
+            'INSERT INTO image_layers(image_id, position, chain_id) VALUES (?, ?, ?)',
+          );
+          for (const [i, c] of chain.entries()) addLayer.run(id, i, c);
+          const addBlob = this.db.prepare(
+            'INSERT OR IGNORE INTO image_blobs(image_id, digest) SELECT ?, digest FROM blobs WHERE digest = ?',
+          );
+          addBlob.run(id, manifest.config.digest);
+          for (const l of manifest.layers) addBlob.run(id, l.digest);
+          const setName = this.db.prepare('INSERT OR REPLACE INTO names(name, image_id) VALUES (?, ?)');
+          for (const n of names) setName.run(checkName(n), id);
+        })
+        .immediate();
+    } catch (err) {
+      throw ioError(err, `registering image ${id} in ${this.what()}`);
+    }
+    const image = this.getImage(id);
+    if (!image) throw new SkiffError('INTERNAL', `image ${id} vanished after registering`);
+    return image;
+  }
+
+  private chainIds(manifest: ImageManifest, config: ImageConfig): Digest[] {
+    const diffIds = config.rootfs.diff_ids as Digest[];
+    if (diffIds.length !== manifest.layers.length) {
+      throw new SkiffError(
+        'INVALID_CONFIG',
+        `config ${manifest.config.digest} lists ${diffIds.length} diff_ids for ${manifest.layers.length} layers`,
+      );
+    }
+    const out: Digest[] = [];
+    let parent: Digest | undefined;
+    for (const d of diffIds) {
+      parent = chainIdOf(parent, d);
+      out.push(parent);
+    }
+    return out;
+  }
+
+  private imageFromRow(row: ImageRow): ImageInfo {
+    const names = (
+      this.db.prepare('SELECT name FROM names WHERE image_id = ? ORDER BY rowid').all(row.id) as {
+        name: string;
+      }[]
+    ).map((r) => r.name);
+    const layers = (
+      this.db
+        .prepare('SELECT chain_id FROM image_layers WHERE image_id = ? ORDER BY position')
+        .all(row.id) as {
+        chain_id: Digest;
+      }[]
+    ).map((r) => r.chain_id);
+    return rowToImage(row, names, layers);
+  }
+
+  /** Resolve a name, a full or unique partial ID, or `sha256:ID`, to the image's ID. */
+  private resolveImageId(nameOrId: string): { id: string; byName?: string } | undefined {
+    const byName = this.db.prepare('SELECT image_id FROM names WHERE name = ?').get(nameOrId) as
+      | { image_id: string }
+      | undefined;
+    if (byName) return { id: byName.image_id, byName: nameOrId };
+    const hex = nameOrId.startsWith('sha256:') ? nameOrId.slice(7) : nameOrId;
+    if (/^[a-f0-9]{3,64}$/.test(hex)) {
+      const rows = this.db.prepare("SELECT id FROM images WHERE id LIKE ? || '%' LIMIT 2").all(hex) as {
+        id: string;
+      }[];
+      if (rows.length === 1) return { id: rows[0]!.id };
+      if (rows.length > 1) {
+        throw new SkiffError(
+          'INVALID_ARGUMENT',
+          `image ID prefix "${nameOrId}" is ambiguous in ${this.what()}`,
+        );
+      }
+    }
+    return undefined;
+  }
+
+  getImage(nameOrId: string): ImageInfo | undefined {
+    const resolved = this.resolveImageId(nameOrId);
+    if (!resolved) return undefined;
+    const row = this.db.prepare('SELECT * FROM images WHERE id = ?').get(resolved.id) as ImageRow | undefined;
+    return row ? this.imageFromRow(row) : undefined;
+  }
+
+  listImages(): ImageInfo[] {
+    return this.db.transaction(() => {
+      const rows = this.db.prepare('SELECT * FROM images ORDER BY added DESC, id').all() as ImageRow[];
+      const names = new Map<string, string[]>();
+      for (const r of this.db.prepare('SELECT name, image_id FROM names ORDER BY rowid').all() as {
+        name: string;
+        image_id: string;
+      }[]) {
+        names.set(r.image_id, [...(names.get(r.image_id) ?? []), r.name]);
+      }
+      const layers = new Map<string, Digest[]>();
+      for (const r of this.db
+        .prepare('SELECT image_id, chain_id FROM image_layers ORDER BY image_id, position')
+        .all() as { image_id: string; chain_id: Digest }[]) {
+        layers.set(r.image_id, [...(layers.get(r.image_id) ?? []), r.chain_id]);
+      }
+      return rows.map((r) => rowToImage(r, names.get(r.id) ?? [], layers.get(r.id) ?? []));
+    })();
+  }
+
+  tag(nameOrId: string, name: string): void {
+    checkName(name);
+    this.db
+      .transaction(() => {
+        const resolved = this.resolveImageId(nameOrId);
+        if (!resolved) throw new SkiffError('NOT_FOUND', `image ${nameOrId} is not in ${this.what()}`);
+        this.db.prepare('INSERT OR REPLACE INTO names(name, image_id) VALUES (?, ?)').run(name, resolved.id);
+      })
+      .immediate();
+  }
+
+  untag(name: string): void {
+    const r = this.db
+      .transaction(() => this.db.prepare('DELETE FROM names WHERE name = ?').run(name))
+      .immediate();
+    if (r.changes === 0) throw new SkiffError('NOT_FOUND', `no image is named ${name} in ${this.what()}`);
+  }
+
+  removeImage(nameOrId: string, options: { force?: boolean } = {}): RemoveResult {
+    const doomed: string[] = [];
+    const result = this.db
+      .transaction((): RemoveResult => {
+        const resolved = this.resolveImageId(nameOrId);
+        if (!resolved) throw new SkiffError('NOT_FOUND', `image ${nameOrId} is not in ${this.what()}`);
+        const { id } = resolved;
+        const names = (
+          this.db.prepare('SELECT name FROM names WHERE image_id = ?').all(id) as { name: string }[]
+        ).map((r) => r.name);
+        // As podman: removing by one of several names only removes that name.
+        if (resolved.byName && names.length > 1) {
+          this.db.prepare('DELETE FROM names WHERE name = ?').run(resolved.byName);
+          return { untagged: [resolved.byName], deleted: false, removedLayers: 0, removedBlobs: 0 };
+        }
+        const users = this.db.prepare('SELECT id FROM containers WHERE image_id = ?').all(id) as {
+          id: string;
+        }[];
+        if (users.length > 0 && !options.force) {
+          throw new SkiffError(
+            'IN_USE',
+            `image ${id.slice(0, 12)} is in use by ${users.length} container(s): ${users.map((u) => u.id.slice(0, 12)).join(', ')}`,
+            { hint: 'remove the containers first, or use --force' },
+          );
+        }
+        this.db.prepare('DELETE FROM containers WHERE image_id = ?').run(id);
+        const blobs = (
+          this.db.prepare('SELECT digest FROM image_blobs WHERE image_id = ?').all(id) as { digest: string }[]
+        ).map((r) => r.digest);
+        this.db.prepare('DELETE FROM images WHERE id = ?').run(id);
+        let removedBlobs = 0;
+        for (const d of blobs) {
+          if (this.db.prepare('SELECT 1 FROM image_blobs WHERE digest = ?').get(d)) continue;
+          this.db.prepare('DELETE FROM blobs WHERE digest = ?').run(d);
+          doomed.push(this.moveAside(this.blobPath(d), 'dead-blob'));
+          removedBlobs += 1;
+        }
+        const removedLayers = this.collectLayers(doomed);
+        return { untagged: names, deleted: true, removedLayers, removedBlobs };
+      })
+      .immediate();
+    for (const p of doomed) fs.rmSync(p, { recursive: true, force: true });
+    return result;
+  }
+
+  /** Delete layers no image, container or child layer uses (inside a transaction). */
+  private collectLayers(doomed: string[]): number {
+    let removed = 0;
+    for (;;) {
+      const rows = this.db
+        .prepare(
+          `SELECT chain_id FROM layers l WHERE
+             NOT EXISTS (SELECT 1 FROM image_layers il WHERE il.chain_id = l.chain_id) AND
+             NOT EXISTS (SELECT 1 FROM layers c WHERE c.parent = l.chain_id) AND
+             NOT EXISTS (SELECT 1 FROM containers k WHERE k.layer = l.chain_id)`,
+        )
+        .all() as { chain_id: string }[];
+      if (rows.length === 0) return removed;
+      for (const r of rows) {
+        this.db.prepare('DELETE FROM layers WHERE chain_id = ?').run(r.chain_id);
+        doomed.push(this.moveAside(this.layerDir(r.chain_id), 'dead-layer'));
+        removed += 1;
+      }
+    }
+  }
+
+  /** Rename a file or tree into tmp/ (deleted after the transaction commits). */
+  private moveAside(path: string, what: string): string {
+    const dest = tempPath(this.tmpDir, what);
+    try {
+      fs.renameSync(path, dest);
+    } catch (err) {
+      if (errnoOf(err) !== 'ENOENT') throw err;
+    }
+    return dest;
+  }
+
+  // ---- consistency ----
+
+  /**
+   * Remove what a killed process left behind: temp entries of dead processes, and blobs or
+   * layer directories that no row describes. Runs under the write lock so it never races with
+   * a rename-then-register of a live process.
+   */
+  cleanup(): void {
+    const doomed: string[] = [];
+    for (const name of safeReaddir(this.tmpDir)) {
+      const pid = tempOwner(name);
+      if (pid === undefined || !processAlive(pid)) doomed.push(join(this.tmpDir, name));
+    }
+    this.db
+      .transaction(() => {
+        for (const p of this.findOrphans()) doomed.push(this.moveAside(p, 'orphan'));
+      })
+      .immediate();
+    for (const p of doomed) fs.rmSync(p, { recursive: true, force: true });
+  }
+
+  private findOrphans(): string[] {
+    const out: string[] = [];
+    const blobs = new Set(
+      (this.db.prepare('SELECT digest FROM blobs').all() as { digest: string }[]).map((r) => r.digest),
+    );
+    for (const name of safeReaddir(this.blobsDir)) {
+      if (!blobs.has(`sha256:${name}`)) out.push(join(this.blobsDir, name));
+    }
+    const layers = new Set(
+      (this.db.prepare('SELECT chain_id FROM layers').all() as { chain_id: string }[]).map((r) => r.chain_id),
+    );
+    for (const name of safeReaddir(this.layersDir)) {
+      if (!layers.has(`sha256:${name}`)) out.push(join(this.layersDir, name));
+    }
+    return out;
+  }
+
+  async check(): Promise<CheckReport> {
+    const problems: string[] = [];
+    const leftovers: string[] = [];
+    const integrity = this.db.pragma('integrity_check') as { integrity_check: string }[];
+    for (const r of integrity)
+      if (r.integrity_check !== 'ok') problems.push(`database: ${r.integrity_check}`);
+    const fk = this.db.pragma('foreign_key_check') as { table: string; rowid: number; parent: string }[];
+    for (const r of fk)
+      problems.push(`database: row ${r.rowid} of ${r.table} refers to a missing ${r.parent}`);
+
+    const blobs = this.db.prepare('SELECT digest, size FROM blobs').all() as {
+      digest: Digest;
+      size: number;
+    }[];
+    for (const b of blobs) {
+      const path = this.blobPath(b.digest);
+      try {
+        const v = new DigestVerifier({ digest: b.digest, sizeBytes: b.size, what: 'blob' });
+        await pipeline(fs.createReadStream(path), v, async (source) => {
+          for await (const _ of source) {
+            // drain
+          }
+        });
+      } catch (err) {
+        problems.push(
+          errnoOf(err) === 'ENOENT'
+            ? `blob ${b.digest}: file missing`
+            : `blob ${b.digest}: ${(err as Error).message}`,
+        );
+      }
+    }
+    const layers = this.db.prepare('SELECT * FROM layers').all() as LayerRow[];
+    for (const l of layers) {
+      if (!isDirectory(this.layerPath(l.chain_id))) problems.push(`layer ${l.chain_id}: directory missing`);
+      if (chainIdOf((l.parent ?? undefined) as Digest | undefined, l.diff_id as Digest) !== l.chain_id) {
+        problems.push(`layer ${l.chain_id}: chain ID does not match its parent and diffID`);
+      }
+    }
+    for (const img of this.listImages()) {
+      const row = this.db.prepare('SELECT manifest, config FROM images WHERE id = ?').get(img.id) as {
+        manifest: Buffer;
+        config: Buffer;
+      };
+      try {
+        const m = parseManifest(row.manifest, img.manifestMediaType, `manifest of image ${img.id}`);
+        if (m.digest !== img.manifestDigest) problems.push(`image ${img.id}: manifest digest mismatch`);
+        if (m.kind === 'manifest') {
+          if (digestOf(row.config) !== m.config.digest)
+            problems.push(`image ${img.id}: config does not match manifest`);
+          if (parseDigest(m.config.digest).hex !== img.id)
+            problems.push(`image ${img.id}: ID is not its config digest`);
+          const config = parseImageConfig(row.config, `config of image ${img.id}`);
+          const chain = this.chainIds(m, config);
+          if (chain.join() !== img.layers.join())
+            problems.push(`image ${img.id}: layer list does not match its config`);
+          for (const l of m.layers) {
+            if (!this.hasBlob(l.digest as Digest))
+              problems.push(`image ${img.id}: layer blob ${l.digest} missing`);
+          }
+        }
+      } catch (err) {
+        problems.push(`image ${img.id}: ${(err as Error).message}`);
+      }
+    }
+    for (const name of safeReaddir(this.tmpDir)) {
+      const pid = tempOwner(name);
+      if (pid === undefined || !processAlive(pid)) leftovers.push(`tmp/${name}`);
+    }
+    for (const p of this.findOrphans()) leftovers.push(p.slice(this.location.root.length + 1));
+    return { ok: problems.length === 0, problems, leftovers };
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close();
+  }
+}
+
+function rowToImage(row: ImageRow, names: string[], layers: Digest[]): ImageInfo {
+  const image: ImageInfo = {
+    id: row.id,
+    names,
+    manifestDigest: row.manifest_digest as Digest,
+    manifest: row.manifest,
+    manifestMediaType: row.manifest_media_type,
+    config: row.config,
+    layers,
+    sizeBytes: row.size,
+    added: new Date(row.added),
+  };
+  if (row.created) image.created = row.created;
+  return image;
+}
+
+function checkName(name: string): string {
+  if (name === '' || name.length > 512 || /\s/.test(name) || isDigest(name) || /^[a-f0-9]{64}$/.test(name)) {
+    throw new SkiffError('INVALID_ARGUMENT', `invalid image name "${name}"`);
+  }
+  return name;
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch (err) {
+    if (errnoOf(err) === 'ENOENT') return [];
+    throw err;
+  }
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return fs.lstatSync(p).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Open (creating when needed) the store at the resolved location, and clean up what a killed
+ * process left behind. Errors name the root and say what to do (read-only, permission denied).
+ */
+export async function openStore(options: OpenStoreOptions = {}): Promise<Store> {
+  const location = resolveStoreLocation(options);
+  const what = `storage root ${location.root}`;
+  try {
+    if (!options.readOnly) {
+      for (const d of ['blobs/sha256', 'layers', 'tmp']) mkdirs(join(location.root, d));
+      fs.accessSync(location.root, fs.constants.W_OK);
+    }
+  } catch (err) {
+    throw ioError(err, `cannot use ${what}`);
+  }
+  let db: Db;
+  try {
+    db = openDb(join(location.root, 'skiff.db'), {
+      ...(options.readOnly ? { readOnly: true } : {}),
+      ...(options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {}),
+    });
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? '';
+    if (code === 'SQLITE_READONLY' || code === 'SQLITE_CANTOPEN') {
+      throw new SkiffError('IO', `cannot open the database of ${what}: ${(err as Error).message}`, {
+        cause: err,
+        hint: 'check that the storage root is writable by this user, or use --root',
+      });
+    }
+    throw ioError(err, `cannot open the database of ${what}`);
+  }
+  const driver = options.readOnly ? location.driver : storeDriver(db, location.driver);
+  if (driver !== location.driver) {
+    const explicit = options.driver !== undefined;
+    if (explicit) {
+      db.close();
+      throw new SkiffError(
+        'STORAGE',
+        `${what} was created with the ${driver} driver, not ${location.driver}`,
+        {
+          hint: `use --storage-driver ${driver}, or another --root`,
+        },
+      );
+    }
+    location.driver = driver as StorageDriver;
+  }
+  const store = new LocalStore(location, db, options);
+  if (!options.readOnly) {
+    try {
+      store.cleanup();
+    } catch (err) {
+      store.close();
+      throw ioError(err, `cleaning up ${what}`);
+    }
+  }
+  return store;
+}
+
+/** sha256 of a file (for tests and check). */
+export async function fileDigest(path: string): Promise<Digest> {
+  const hash = createHash('sha256');
+  for await (const chunk of fs.createReadStream(path)) hash.update(chunk as Buffer);
+  return `sha256:${hash.digest('hex')}`;
+}
