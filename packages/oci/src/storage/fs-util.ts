@@ -69,9 +69,13 @@ export function ioError(err: unknown, what: string): SkiffError {
 }
 
 /** Run a command; resolves with its exit status and stderr. */
-export function runCommand(cmd: string, args: string[]): Promise<{ ok: boolean; stderr: string }> {
+export function runCommand(
+  cmd: string,
+  args: string[],
+  options: { cwd?: string } = {},
+): Promise<{ ok: boolean; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], ...options });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (s: string) => {
       if (stderr.length < 4096) stderr += s;

@@ -115,6 +115,12 @@ export interface RemoveResult {
   removedBlobs: number;
 }
 
+export interface ImageMount {
+  path: string;
+  /** Unmount (overlay) and remove the mount point; a no-op for vfs. */
+  unmount(): Promise<void>;
+}
+
 export interface CheckReport {
   ok: boolean;
   problems: string[];
@@ -144,6 +150,11 @@ export interface Store {
   untag(name: string): void;
   removeImage(nameOrId: string, options?: { force?: boolean }): RemoveResult;
   check(): Promise<CheckReport>;
+  /**
+   * A read-only view of an image's root filesystem. overlay: a kernel overlay mount of the
+   * layers' diff directories (lowerdir chain) under the runroot; vfs: the top layer's directory.
+   */
+  mountImage(nameOrId: string, options?: { target?: string }): Promise<ImageMount>;
   close(): void;
 }
 
@@ -742,6 +753,59 @@ class LocalStore implements Store {
     }
     for (const p of this.findOrphans()) leftovers.push(p.slice(this.location.root.length + 1));
     return { ok: problems.length === 0, problems, leftovers };
+  }
+
+  async mountImage(nameOrId: string, options: { target?: string } = {}): Promise<ImageMount> {
+    const image = this.getImage(nameOrId);
+    if (!image) throw new SkiffError('NOT_FOUND', `image ${nameOrId} is not in ${this.what()}`);
+    const layers = image.layers.map((c) => {
+      const l = this.getLayer(c);
+      if (!l)
+        throw new SkiffError('STORAGE', `layer ${c} of image ${image.id} is missing from ${this.what()}`);
+      return l;
+    });
+    if (this.location.driver === 'vfs') {
+      const top = layers.at(-1);
+      if (!top) throw new SkiffError('STORAGE', `image ${image.id} has no layers`);
+      return { path: top.path, unmount: async () => {} };
+    }
+    const target = options.target ?? join(this.location.runroot, 'mounts', image.id);
+    const created = !fs.existsSync(target);
+    mkdirs(target, 0o755);
+    // Relative lowerdirs (run from layers/) keep the option string short: the kernel takes one page.
+    const lower = layers.map((l) => `${parseDigest(l.chainId).hex}/diff`).reverse();
+    if (lower.length === 1) {
+      mkdirs(join(this.layersDir, '..', 'empty'), 0o755);
+      lower.push('../empty');
+    }
+    const r = await runCommand(
+      'mount',
+      ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${lower.join(':')}`, target],
+      {
+        cwd: this.layersDir,
+      },
+    );
+    if (!r.ok) {
+      if (created) fs.rmSync(target, { recursive: true, force: true });
+      const rootless = process.geteuid?.() !== 0;
+      throw new SkiffError(
+        'STORAGE',
+        `cannot mount image ${image.id.slice(0, 12)} with overlay at ${target}: ${r.stderr}`,
+        {
+          hint: rootless
+            ? 'overlay mounts need root, or to run inside the user namespace of the store (skiff unshare); or use --storage-driver vfs'
+            : 'check that the kernel has overlay support (modprobe overlay), or use --storage-driver vfs',
+        },
+      );
+    }
+    return {
+      path: target,
+      unmount: async () => {
+        const u = await runCommand('umount', [target]);
+        if (!u.ok) throw new SkiffError('STORAGE', `cannot unmount ${target}: ${u.stderr}`);
+        if (created) fs.rmSync(target, { recursive: true, force: true });
+      },
+    };
   }
 
   close(): void {

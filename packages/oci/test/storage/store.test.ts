@@ -185,22 +185,26 @@ describe('local store', () => {
       expect(fs.existsSync(join(layers[0]!.path, 'bin/sh'))).toBe(true);
       expect(fs.existsSync(join(layers[2]!.path, 'bin/sh'))).toBe(false);
       expect(fs.lstatSync(join(layers[2]!.path, 'etc/os-release')).isCharacterDevice()).toBe(true);
-      const merged = join(dir, 'merged');
-      fs.mkdirSync(merged);
-      const lower = layers
-        .map((l) => l.path)
-        .reverse()
-        .join(':');
-      const m = spawnSync('mount', ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${lower}`, merged], {
-        encoding: 'utf8',
-      });
-      expect(m.status, m.stderr).toBe(0);
+      const mount = await s.mountImage('localhost/o:1');
+      const merged = mount.path;
+      expect(merged).toBe(join(dir, 'run', 'mounts', img.id));
       try {
         expect(fs.readdirSync(merged).sort()).toEqual(['app', 'bin', 'etc', 'usr']);
         expect(fs.existsSync(join(merged, 'etc/os-release'))).toBe(false);
         expect(fs.statSync(join(merged, 'bin/sh')).size).toBe(64 * 1024);
+        expect(() => fs.writeFileSync(join(merged, 'x'), 'x')).toThrow(/EROFS/);
       } finally {
-        spawnSync('umount', [merged]);
+        await mount.unmount();
+      }
+      expect(fs.existsSync(merged)).toBe(false);
+      // A one-layer image mounts too (overlay needs two lowers: an empty one is added).
+      const one = imageOf([await layerOf([{ name: 'only', content: '1' }])]);
+      await putTestImage(s, one, ['localhost/one:1']);
+      const m1 = await s.mountImage('localhost/one:1', { target: join(dir, 'm1') });
+      try {
+        expect(fs.readdirSync(m1.path)).toEqual(['only']);
+      } finally {
+        await m1.unmount();
       }
     },
   );
