@@ -2,11 +2,13 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { createServer, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
 import { createGunzip } from 'node:zlib';
+import { closeServer, listenLocal } from '../support/net.js';
 
 /**
  * End-to-end helpers: run the built `ferry` (node apps/copy/bin/run.js) and skopeo as a user
@@ -221,4 +223,68 @@ export async function withEditedConfig(
   });
   await writeFile(indexPath, JSON.stringify(index));
   return digest;
+}
+
+export interface TestProxy {
+  host: string;
+  /** Requests seen, as `METHOD path?query`. */
+  seen: string[];
+  stop(): Promise<void>;
+}
+
+export interface ProxyAnswer {
+  status: number;
+  headers?: Record<string, string>;
+  body?: string;
+}
+
+/**
+ * A plain-HTTP proxy to a registry on 127.0.0.1. `intercept` may answer a request itself (return
+ * a status or a whole answer, possibly asynchronously) or rewrite its path (return a string);
+ * undefined passes it through unchanged.
+ */
+export async function startProxy(
+  target: string,
+  intercept: (
+    method: string,
+    url: string,
+  ) => number | string | undefined | ProxyAnswer | Promise<ProxyAnswer> = () => undefined,
+): Promise<TestProxy> {
+  const [targetHost, targetPort] = target.split(':') as [string, string];
+  const seen: string[] = [];
+  const server = createServer((req, res) => {
+    const url = req.url ?? '/';
+    seen.push(`${req.method} ${url}`);
+    const decision = intercept(req.method ?? 'GET', url);
+    if (typeof decision === 'number') {
+      req.resume();
+      res.writeHead(decision, { 'Content-Type': 'text/plain' }).end('intercepted by the test proxy');
+      return;
+    }
+    if (typeof decision === 'object') {
+      req.resume();
+      Promise.resolve(decision).then(
+        (a) => res.writeHead(a.status, a.headers ?? {}).end(a.body ?? ''),
+        () => res.writeHead(500).end(),
+      );
+      return;
+    }
+    const upstream = httpRequest(
+      {
+        host: targetHost,
+        port: Number(targetPort),
+        method: req.method,
+        path: decision ?? url,
+        headers: req.headers,
+      },
+      (up) => {
+        res.writeHead(up.statusCode ?? 502, up.headers);
+        up.pipe(res);
+      },
+    );
+    upstream.on('error', () => res.destroy());
+    req.pipe(upstream);
+  });
+  const host = await listenLocal(server);
+  return { host, seen, stop: () => closeServer(server) };
 }

@@ -1,9 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { createServer, request, type Server } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FixtureImage, makeImage, makeIndex } from '../support/images.js';
-import { closeServer, listenLocal } from '../support/net.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
 import {
   assertBuilt,
@@ -16,6 +14,7 @@ import {
   type Sandbox,
   sha256,
   skopeo,
+  startProxy,
 } from './ferry-cli.js';
 
 /**
@@ -585,7 +584,14 @@ describe('ferry copy output and failures', () => {
   });
 
   it('--retry-times: a transient 503 fails with 0 retries and succeeds with 1', async () => {
-    const proxy = await flakyProxy(plain.host, 1);
+    let failNext = 1;
+    let failed = 0;
+    const proxy = await startProxy(plain.host, (method, url) => {
+      if (method !== 'GET' || !url.includes('/manifests/') || failNext === 0) return undefined;
+      failNext--;
+      failed++;
+      return 503;
+    });
     try {
       const none = await ferry(sb, [
         'copy',
@@ -598,9 +604,10 @@ describe('ferry copy output and failures', () => {
       ]);
       expect(none.code).toBe(1);
       expect(none.stderr).toMatch(/503|Service Unavailable/i);
-      expect(proxy.failures()).toBe(1);
+      expect(failed).toBe(1);
 
-      proxy.reset(1);
+      failNext = 1;
+      failed = 0;
       const out = sb.path('r1');
       const started = Date.now();
       await ok(
@@ -614,7 +621,10 @@ describe('ferry copy output and failures', () => {
           `oci:${out}:r`,
         ]),
       );
-      expect(proxy.failures()).toBe(1);
+      expect(failed).toBe(1);
+      expect(
+        proxy.seen.filter((r) => r.startsWith('GET') && r.includes('/manifests/1')).length,
+      ).toBeGreaterThanOrEqual(3);
       expect((await layoutIndex(out))[0]!.digest).toBe(single.digest);
       expect(Date.now() - started).toBeLessThan(30_000);
     } finally {
@@ -622,45 +632,3 @@ describe('ferry copy output and failures', () => {
     }
   });
 });
-
-interface FlakyProxy {
-  host: string;
-  failures(): number;
-  reset(n: number): void;
-  stop(): Promise<void>;
-}
-
-/** An HTTP proxy to a registry whose first `n` manifest GETs answer 503. */
-async function flakyProxy(target: string, n: number): Promise<FlakyProxy> {
-  let left = n;
-  let failed = 0;
-  const [targetHost, targetPort] = target.split(':') as [string, string];
-  const server: Server = createServer((req, res) => {
-    if (req.method === 'GET' && /\/manifests\//.test(req.url ?? '') && left > 0) {
-      left--;
-      failed++;
-      req.resume();
-      res.writeHead(503, { 'Content-Type': 'text/plain' }).end('try later');
-      return;
-    }
-    const upstream = request(
-      { host: targetHost, port: Number(targetPort), method: req.method, path: req.url, headers: req.headers },
-      (up) => {
-        res.writeHead(up.statusCode ?? 502, up.headers);
-        up.pipe(res);
-      },
-    );
-    upstream.on('error', () => res.destroy());
-    req.pipe(upstream);
-  });
-  const host = await listenLocal(server);
-  return {
-    host,
-    failures: () => failed,
-    reset: (m) => {
-      left = m;
-      failed = 0;
-    },
-    stop: () => closeServer(server),
-  };
-}

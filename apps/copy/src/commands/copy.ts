@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { Args, Flags } from '@oclif/core';
 import { type CopyOptions, copyImage, type MultiArch } from '@skiff/oci/copy/copy';
+import type { CopyProgressEvent } from '@skiff/oci/copy/events';
 import type { Compression, ManifestFormat } from '@skiff/oci/spec/media-types';
 import { parseImageName } from '@skiff/oci/transports/index';
 import { FerryCommand, UsageError } from '../base-command.js';
@@ -77,10 +78,21 @@ export default class Copy extends FerryCommand {
       quiet: flags.quiet,
       tty: Boolean(process.stdout.isTTY),
     });
+    let pendingStart: CopyProgressEvent | undefined;
     const options: CopyOptions = {
       sourceOptions: transportOptions(flags, 'src-'),
       destinationOptions: transportOptions(flags, 'dest-'),
-      onProgress: (e) => renderer.onEvent(e),
+      onProgress: (e) => {
+        // skopeo says "Getting image source signatures" once the source is readable: hold the
+        // start event until the copy really begins, so a missing source prints only the error.
+        if (e.type === 'start') {
+          pendingStart = e;
+          return;
+        }
+        if (pendingStart) renderer.onEvent(pendingStart);
+        pendingStart = undefined;
+        renderer.onEvent(e);
+      },
     };
     const multiArch = (flags.all ? 'all' : flags['multi-arch']) as MultiArch | undefined;
     if (multiArch) options.multiArch = multiArch;

@@ -76,8 +76,15 @@ export default class Inspect extends FerryCommand {
         ? { LayersData: built.LayersData.map((l) => ({ ...l, Annotations: sortedMap(l.Annotations) })) }
         : {}),
     };
-    if (flags.format !== undefined) {
-      process.stdout.write(`${renderTemplate(flags.format, output)}\n`);
+    // As skopeo (podman's report.IsJSON): `json` or `{{json .}}` is the default JSON output.
+    if (flags.format !== undefined && !/^\s*(json|\{\{\s*json\s+\.\s*\}\})\s*$/.test(flags.format)) {
+      // Created is a Go time.Time in skopeo's template data: `{{.Created}}` prints it Go's way.
+      const created = output.Created === null ? null : new Date(output.Created);
+      const data = {
+        ...output,
+        Created: created && !Number.isNaN(created.getTime()) ? created : output.Created,
+      };
+      process.stdout.write(`${renderTemplate(flags.format, data)}\n`);
       return;
     }
     this.log(goJsonIndent(output));
