@@ -1,8 +1,8 @@
-import { type Dispatcher, request } from 'undici';
 import { z } from 'zod';
 import { SkiffError } from '../errors.js';
 import type { Credentials } from '../transports/types.js';
 import { loginHint, networkError, parseErrorBody } from './errors.js';
+import { type Dispatcher, request } from './http.js';
 import type { AuthChallenge } from './www-authenticate.js';
 
 /**

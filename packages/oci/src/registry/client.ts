@@ -1,7 +1,6 @@
 import { pipeline, Readable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { rootCertificates } from 'node:tls';
-import { Agent, type Dispatcher, request } from 'undici';
 import { z } from 'zod';
 import { loadTlsMaterial } from '../config/certs.js';
 import { isAbortError, isSkiffError, SkiffError } from '../errors.js';
@@ -19,6 +18,7 @@ import {
   responseError,
 } from './errors.js';
 import type { RegistryGate } from './gate.js';
+import { Agent, type Dispatcher, request } from './http.js';
 import { parseWwwAuthenticate } from './www-authenticate.js';
 
 /**
@@ -178,7 +178,9 @@ export class RegistryClient {
         this.options.certDir ? { certDir: this.options.certDir } : {},
       );
       const connect: Record<string, unknown> = { rejectUnauthorized: !this.skipVerify };
-      if (material.ca.length > 0)
+      // Not verifying: an empty CA list spares loading the system roots (~20-30 ms per process).
+      if (this.skipVerify) connect.ca = [];
+      else if (material.ca.length > 0)
         connect.ca = [...rootCertificates, ...material.ca.map((b) => b.toString('utf8'))];
       if (material.cert && material.key) {
         connect.cert = material.cert;
@@ -204,7 +206,9 @@ export class RegistryClient {
   async close(): Promise<void> {
     const agent = this.agent;
     this.agent = undefined;
-    if (agent) await agent.close();
+    // Destroy, not close: by now every request is done, and a graceful close waits on the
+    // server's side of each keep-alive socket (tens of ms at the end of every command).
+    if (agent) await agent.destroy();
   }
 
   /**
