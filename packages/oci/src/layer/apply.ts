@@ -25,6 +25,7 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -91,6 +92,42 @@ class Hasher extends Transform {
     this.bytes += chunk.length;
     cb(null, chunk);
   }
+}
+
+/**
+ * tar-stream decodes PAX values as UTF-8, which corrupts binary xattrs (security.capability).
+ * Its PAX decoder is wrapped once so that each `SCHILY.xattr.NAME` record's bytes also travel,
+ * latin1-encoded (byte-preserving), under `RAW_XATTR_KEY + NAME` on `header.pax`.
+ */
+const RAW_XATTR_KEY = '\u0000skiff.raw-xattr.';
+const paxHeaders = createRequire(import.meta.url)('tar-stream/headers.js') as {
+  decodePax: (buf: Buffer) => Record<string, string>;
+  skiffRawXattrs?: true;
+};
+if (!paxHeaders.skiffRawXattrs) {
+  const decode = paxHeaders.decodePax;
+  paxHeaders.decodePax = (buf: Buffer) => {
+    const result = decode(buf);
+    let rest = buf;
+    while (rest.length > 0) {
+      const space = rest.indexOf(0x20);
+      const len = space > 0 ? Number.parseInt(rest.subarray(0, space).toString('latin1'), 10) : 0;
+      if (!len || len > rest.length) break;
+      const record = rest.subarray(space + 1, len - 1);
+      const eq = record.indexOf(0x3d);
+      if (eq > 0) {
+        const key = record.subarray(0, eq).toString('utf8');
+        if (key.startsWith('SCHILY.xattr.')) {
+          result[`${RAW_XATTR_KEY}${key.slice('SCHILY.xattr.'.length)}`] = record
+            .subarray(eq + 1)
+            .toString('latin1');
+        }
+      }
+      rest = rest.subarray(len);
+    }
+    return result;
+  };
+  paxHeaders.skiffRawXattrs = true;
 }
 
 /** tar-stream puts an entry's PAX records on `header.pax` (absent from its typings). */
@@ -293,9 +330,13 @@ class Applier {
     const list: PendingXattr[] = [];
     for (const [key, value] of Object.entries(pax)) {
       if (!key.startsWith('SCHILY.xattr.')) continue;
-      // tar-stream decodes PAX values as UTF-8; binary values (security.capability) survive as latin1
-      // only when the writer used that; re-encode the decoded string as UTF-8 bytes.
-      list.push({ path, name: key.slice('SCHILY.xattr.'.length), value: Buffer.from(value, 'utf8') });
+      const name = key.slice('SCHILY.xattr.'.length);
+      const raw = pax[`${RAW_XATTR_KEY}${name}`];
+      list.push({
+        path,
+        name,
+        value: raw !== undefined ? Buffer.from(raw, 'latin1') : Buffer.from(value, 'utf8'),
+      });
     }
     if (list.length > 0) this.xattrs.set(path, list);
   }

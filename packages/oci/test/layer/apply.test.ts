@@ -198,3 +198,54 @@ describe('applyLayer', () => {
     console.info(`applied 20,000 files in ${Math.round(ms)} ms`);
   });
 });
+
+describe('applyLayer binary xattrs', () => {
+  it('keeps non-UTF-8 xattr bytes (security.capability style) intact', async () => {
+    // A PAX record with raw bytes 0x01 0xff 0x00 0x80 as the value of user.bin.
+    const value = Buffer.from([0x01, 0xff, 0x80, 0xfe]);
+    const body = Buffer.concat([Buffer.from('SCHILY.xattr.user.bin='), value, Buffer.from('\n')]);
+    let len = body.length + 3;
+    if (String(len).length + 1 + body.length !== len) len = String(len + 1).length + 1 + body.length;
+    const record = Buffer.concat([Buffer.from(`${len} `), body]);
+    const headerBlock = (name: string, type: string, size: number) => {
+      const h = Buffer.alloc(512);
+      h.write(name, 0, 'latin1');
+      h.write('0000644\0', 100, 'latin1');
+      h.write('0000000\0', 108, 'latin1');
+      h.write('0000000\0', 116, 'latin1');
+      h.write(`${size.toString(8).padStart(11, '0')}\0`, 124, 'latin1');
+      h.write(
+        `${Math.floor(MTIME.getTime() / 1000)
+          .toString(8)
+          .padStart(11, '0')}\0`,
+        136,
+        'latin1',
+      );
+      h.write(type, 156, 'latin1');
+      h.write('ustar\x0000', 257, 'latin1');
+      h.fill(0x20, 148, 156);
+      let sum = 0;
+      for (const b of h) sum += b;
+      h.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
+      return h;
+    };
+    const pax = headerBlock('PaxHeader', 'x', record.length);
+    const pad = (b: Buffer) => Buffer.concat([b, Buffer.alloc((512 - (b.length % 512)) % 512)]);
+    const file = headerBlock('f', '0', 1);
+    const tarBuf = Buffer.concat([pax, pad(record), file, pad(Buffer.from('x')), Buffer.alloc(1024)]);
+    await applyLayer(target, Readable.from([tarBuf]));
+    expect(fs.readFileSync(join(target, 'f'), 'utf8')).toBe('x');
+    const r = spawnSync(
+      '/usr/bin/python3',
+      [
+        '-c',
+        'import os,sys; sys.stdout.write(os.getxattr(sys.argv[1], "user.bin").hex())',
+        join(target, 'f'),
+      ],
+      {
+        encoding: 'utf8',
+      },
+    );
+    expect(r.stdout).toBe(value.toString('hex'));
+  });
+});
