@@ -14,10 +14,14 @@ import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { copyImage } from '../packages/oci/src/copy/copy.js';
+import { parseImageName } from '../packages/oci/src/transports/index.js';
 import { makeImage } from '../test/support/images.js';
-import { startRegistry } from '../test/support/registry.js';
+import { startRegistry, type TestRegistry } from '../test/support/registry.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+/** Which sections to run: copy (issue 2), sync (issue 3); default all. */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'copy,sync').split(','));
 const ROOT = join(import.meta.dirname, '..');
 const FERRY = join(ROOT, 'apps', 'copy', 'bin', 'run.js');
 const SKOPEO_CACHE = [
@@ -98,7 +102,7 @@ function compare(
 const work = mkdtempSync(join(tmpdir(), 'skiff-bench-'));
 const src = await startRegistry();
 const dst = await startRegistry();
-try {
+async function copySection(): Promise<void> {
   console.log(`bench: building images in ${work}`);
   const images = {
     small10: await makeImage(join(work, 'small10'), { name: 'latest', extraLayers: 9 }),
@@ -167,7 +171,67 @@ try {
     () => ['inspect', '--tls-verify=false', inspectSmall],
     machineEnv,
   );
+}
 
+/**
+ * A mirror of 20 repositories x 3 tags (10 small busybox images, 10 medium ones with a unique
+ * 8 MiB layer per tag) described in one sync YAML: a first run into a fresh destination
+ * namespace per run, then second runs of the unchanged mirror into namespaces already synced.
+ */
+async function syncSection(source: TestRegistry, dest: TestRegistry): Promise<void> {
+  const repos: string[] = [];
+  const layout = join(work, 'sync-images');
+  console.log('bench: seeding 20 repositories x 3 tags for sync');
+  for (let r = 1; r <= 20; r++) {
+    const repo = `mirror/repo${String(r).padStart(2, '0')}`;
+    repos.push(repo);
+    for (let t = 1; t <= 3; t++) {
+      const img = await makeImage(layout, {
+        name: `${r}-${t}`,
+        config: { Labels: { repo, tag: `v${t}` } },
+        ...(r > 10 ? { sizeMiB: 8 } : {}),
+      });
+      await copyImage(
+        parseImageName(img.transportRef),
+        parseImageName(`docker://${source.host}/${repo}:v${t}`),
+        {
+          destinationOptions: { tlsVerify: false },
+        },
+      );
+    }
+  }
+  const yamlFile = join(work, 'sync.yaml');
+  const yaml = [
+    `${source.host}:`,
+    '  tls-verify: false',
+    '  images:',
+    ...repos.map((r) => `    ${r}: [v1, v2, v3]`),
+  ];
+  writeFileSync(yamlFile, `${yaml.join('\n')}\n`);
+  const args = (tool: string, run: number) => [
+    'sync',
+    '--src',
+    'yaml',
+    '--dest',
+    'docker',
+    '--dest-tls-verify=false',
+    yamlFile,
+    `${dest.host}/${tool}-${run}`,
+  ];
+  compare(
+    'sync 20 repos x 3 tags, first run (fresh destination)',
+    (i) => args('ferry', i + 1),
+    (i) => args('skopeo', i + 1),
+  );
+  // Namespaces 0..RUNS were filled by the first-run case: syncing them again changes nothing.
+  compare(
+    'sync 20 repos x 3 tags, second run (no change)',
+    (i) => args('ferry', i + 1),
+    (i) => args('skopeo', i + 1),
+  );
+}
+
+function writeResults(): void {
   const lines = [
     '# Benchmarks: ferry beside skopeo',
     '',
@@ -185,6 +249,12 @@ try {
   ];
   writeFileSync(join(ROOT, 'bench', 'RESULTS.md'), lines.join('\n'));
   console.log('bench: wrote bench/RESULTS.md');
+}
+
+try {
+  if (ONLY.has('copy')) await copySection();
+  if (ONLY.has('sync')) await syncSection(src, dst);
+  writeResults();
 } finally {
   await src.stop();
   await dst.stop();
