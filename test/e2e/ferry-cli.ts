@@ -1,7 +1,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { access, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, mkdtemp, open, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer, request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -158,20 +158,22 @@ export async function readDirImage(dir: string): Promise<DirImage> {
   return { manifest, config };
 }
 
-/** Check, for a dir: image, that every layer decompresses to its DiffID. */
-export async function assertDiffIds(dir: string): Promise<string[]> {
+/**
+ * Check, for a dir: image, that every layer decompresses to its DiffID, with the compression its
+ * media type says. `sniff` detects the compression from the bytes instead: skopeo's
+ * docker-archive source labels uncompressed layers tar.gzip, so its dir: copies need that.
+ */
+export async function assertDiffIds(dir: string, options: { sniff?: boolean } = {}): Promise<string[]> {
   const { manifest, config } = await readDirImage(dir);
   if (manifest.layers.length !== config.rootfs.diff_ids.length) {
     throw new Error(`${dir}: ${manifest.layers.length} layers but ${config.rootfs.diff_ids.length} diff_ids`);
   }
   const out: string[] = [];
   for (const [i, layer] of manifest.layers.entries()) {
-    const compression = /zstd/.test(layer.mediaType)
-      ? 'zstd'
-      : /gzip/.test(layer.mediaType)
-        ? 'gzip'
-        : 'none';
-    const actual = await uncompressedDigest(join(dir, layer.digest.slice('sha256:'.length)), compression);
+    const file = join(dir, layer.digest.slice('sha256:'.length));
+    const labelled = /zstd/.test(layer.mediaType) ? 'zstd' : /gzip/.test(layer.mediaType) ? 'gzip' : 'none';
+    const compression = options.sniff ? await sniffCompression(file) : labelled;
+    const actual = await uncompressedDigest(file, compression);
     if (actual !== config.rootfs.diff_ids[i]) {
       throw new Error(
         `${dir}: layer ${i} ${layer.digest} uncompresses to ${actual}, config says ${config.rootfs.diff_ids[i]}`,
@@ -287,4 +289,17 @@ export async function startProxy(
   });
   const host = await listenLocal(server);
   return { host, seen, stop: () => closeServer(server) };
+}
+
+async function sniffCompression(file: string): Promise<'gzip' | 'zstd' | 'none'> {
+  const fh = await open(file, 'r');
+  try {
+    const head = Buffer.alloc(4);
+    await fh.read(head, 0, 4, 0);
+    if (head[0] === 0x1f && head[1] === 0x8b) return 'gzip';
+    if (head.readUInt32LE(0) === 0xfd2fb528) return 'zstd';
+    return 'none';
+  } finally {
+    await fh.close();
+  }
 }
