@@ -90,16 +90,16 @@ export function openDb(file: string, options: { readOnly?: boolean; busyTimeoutM
   return db;
 }
 
-/** The driver the store was created with; set on first open. */
-export function storeDriver(db: Db, wanted: string): string {
+/** A store-wide setting fixed on first open (driver, overlay xattr namespace): the stored value, or `initial` now stored. */
+export function fixedSetting(db: Db, key: string, initial: string): string {
   return db
     .transaction(() => {
-      const row = db.prepare('SELECT value FROM meta WHERE key = ?').get('driver') as
+      const row = db.prepare('SELECT value FROM meta WHERE key = ?').get(key) as
         | { value: string }
         | undefined;
       if (row) return row.value;
-      db.prepare('INSERT INTO meta(key, value) VALUES (?, ?)').run('driver', wanted);
-      return wanted;
+      db.prepare('INSERT INTO meta(key, value) VALUES (?, ?)').run(key, initial);
+      return initial;
     })
     .immediate();
 }

@@ -33,7 +33,7 @@ import {
   type StoreLocation,
   type StoreLocationOptions,
 } from './config.js';
-import { type Db, openDb, storeDriver } from './db.js';
+import { type Db, fixedSetting, openDb } from './db.js';
 import {
   errnoOf,
   fsyncDirSync,
@@ -196,6 +196,7 @@ class LocalStore implements Store {
     readonly location: StoreLocation,
     db: Db,
     private readonly options: OpenStoreOptions,
+    private readonly overlayXattrs: 'trusted' | 'user' = 'trusted',
   ) {
     this.db = db;
     this.blobsDir = join(location.root, 'blobs', 'sha256');
@@ -343,6 +344,7 @@ class LocalStore implements Store {
       const input = await open();
       stats = await applyLayerTar(target, input, {
         whiteouts: this.location.driver === 'overlay' ? 'overlay' : 'vfs',
+        opaqueXattr: `${this.overlayXattrs}.overlay.opaque`,
         expectedDiffId: diffId,
         what,
         ...(this.options.mapIds ? { mapIds: this.options.mapIds } : {}),
@@ -780,7 +782,14 @@ class LocalStore implements Store {
     }
     const r = await runCommand(
       'mount',
-      ['-t', 'overlay', 'overlay', '-o', `ro,lowerdir=${lower.join(':')}`, target],
+      [
+        '-t',
+        'overlay',
+        'overlay',
+        '-o',
+        `ro,${this.overlayXattrs === 'user' ? 'userxattr,' : ''}lowerdir=${lower.join(':')}`,
+        target,
+      ],
       {
         cwd: this.layersDir,
       },
@@ -812,6 +821,20 @@ class LocalStore implements Store {
     if (this.closed) return;
     this.closed = true;
     this.db.close();
+  }
+}
+
+function isRoot(): boolean {
+  return process.geteuid?.() === 0;
+}
+
+/** Whether this process runs in a user namespace other than the initial one. */
+export function inUserNamespace(): boolean {
+  try {
+    const map = fs.readFileSync('/proc/self/uid_map', 'utf8').trim().split(/\s+/);
+    return !(map.length === 3 && map[0] === '0' && map[1] === '0' && map[2] === '4294967295');
+  } catch {
+    return false;
   }
 }
 
@@ -886,7 +909,7 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
     }
     throw ioError(err, `cannot open the database of ${what}`);
   }
-  const driver = options.readOnly ? location.driver : storeDriver(db, location.driver);
+  const driver = options.readOnly ? location.driver : fixedSetting(db, 'driver', location.driver);
   if (driver !== location.driver) {
     const explicit = options.driver !== undefined;
     if (explicit) {
@@ -901,7 +924,12 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
     }
     location.driver = driver as StorageDriver;
   }
-  const store = new LocalStore(location, db, options);
+  // trusted.overlay.* needs CAP_SYS_ADMIN in the initial user namespace; rootless stores (and
+  // stores used inside a user namespace) use user.overlay.* and mount with userxattr.
+  const xattrs = options.readOnly
+    ? 'trusted'
+    : fixedSetting(db, 'overlay_xattr', isRoot() && !inUserNamespace() ? 'trusted' : 'user');
+  const store = new LocalStore(location, db, options, xattrs === 'user' ? 'user' : 'trusted');
   if (!options.readOnly) {
     try {
       store.cleanup();
