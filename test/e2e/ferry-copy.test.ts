@@ -1,4 +1,4 @@
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FixtureImage, makeImage, makeIndex } from '../support/images.js';
@@ -7,10 +7,12 @@ import {
   assertBuilt,
   assertDiffIds,
   corruptFile,
+  FERRY_BIN,
   ferry,
   makeSandbox,
   ok,
   readDirImage,
+  run,
   type Sandbox,
   sha256,
   skopeo,
@@ -630,5 +632,126 @@ describe('ferry copy output and failures', () => {
     } finally {
       await proxy.stop();
     }
+  });
+});
+
+describe('ferry copy flags', () => {
+  it('on a TTY: one live progress bar per blob, each ending "done"', async () => {
+    const out = sb.path('tty');
+    const cmd = [process.execPath, FERRY_BIN, 'copy', many.transportRef, `oci:${out}:t`]
+      .map((a) => `'${a.replaceAll("'", "'\\''")}'`)
+      .join(' ');
+    const r = await run('script', ['-qec', cmd, '/dev/null'], { env: sb.env });
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('\u001b[');
+    const manifest = JSON.parse(
+      await readFile(join(many.layoutDir, 'blobs/sha256', many.digest.slice(7)), 'utf8'),
+    ) as {
+      layers: Array<{ digest: string }>;
+    };
+    for (const l of manifest.layers) {
+      expect(r.stdout).toContain(`Copying blob ${l.digest.slice(7, 19)} done`);
+    }
+    expect((await layoutIndex(out))[0]!.digest).toBe(many.digest);
+  });
+
+  it('--dest-username/--dest-password, --src-authfile/--dest-authfile, --src-no-creds', async () => {
+    await ok(
+      ferry(sb, [
+        'copy',
+        '-q',
+        NO_TLS,
+        '--dest-username',
+        'testuser',
+        '--dest-password',
+        'testpassword',
+        single.transportRef,
+        `docker://${basic.host}/flags:1`,
+      ]),
+    );
+    const auth = sb.path('auth.json');
+    const entry = Buffer.from('testuser:testpassword').toString('base64');
+    await writeFile(auth, JSON.stringify({ auths: { [basic.host]: { auth: entry } } }), { mode: 0o600 });
+    // The source side reads its own auth file; the destination (plain registry) needs none.
+    await ok(
+      ferry(sb, [
+        'copy',
+        '-q',
+        SRC_NO_TLS,
+        NO_TLS,
+        '--src-authfile',
+        auth,
+        `docker://${basic.host}/flags:1`,
+        `docker://${plain.host}/flags:1`,
+      ]),
+    );
+    expect(await manifestStatus(plain.host, 'flags', '1')).toBe(200);
+    await ok(
+      ferry(sb, [
+        'copy',
+        '-q',
+        NO_TLS,
+        '--dest-authfile',
+        auth,
+        single.transportRef,
+        `docker://${basic.host}/flags:2`,
+      ]),
+    );
+    const anon = await ferry(sb, [
+      'copy',
+      '-q',
+      SRC_NO_TLS,
+      '--src-authfile',
+      auth,
+      '--src-no-creds',
+      `docker://${basic.host}/flags:1`,
+      `oci:${sb.path('anon')}:a`,
+    ]);
+    expect(anon.code).toBe(1);
+    expect(anon.stderr).toContain(basic.host);
+    // Accepted for skopeo compatibility but not honoured: refused, never silently ignored.
+    const token = await ferry(sb, [
+      'copy',
+      '-q',
+      '--src-registry-token',
+      'abc',
+      single.transportRef,
+      `oci:${sb.path('t')}:t`,
+    ]);
+    expect(token.code).toBe(2);
+    expect(token.stderr).toContain('--src-registry-token');
+  });
+
+  it('--override-os with no matching instance fails and lists what the index has', async () => {
+    const r = await ferry(sb, [
+      'copy',
+      '-q',
+      '--override-os',
+      'windows',
+      multi.transportRef,
+      `oci:${sb.path('win')}:w`,
+    ]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('windows');
+    expect(r.stderr).toContain('linux/arm64');
+  });
+
+  it('--dest-decompress to dir: stores layers uncompressed (digest = DiffID); --dest-compress gzips them', async () => {
+    const plainDir = sb.path('decompressed');
+    await ok(ferry(sb, ['copy', '-q', '--dest-decompress', v2.transportRef, `dir:${plainDir}`]));
+    const d = await readDirImage(plainDir);
+    expect(d.manifest.layers.map((l) => l.digest)).toEqual(d.config.rootfs.diff_ids);
+    expect(d.manifest.layers.map((l) => l.mediaType)).toEqual([
+      'application/vnd.docker.image.rootfs.diff.tar',
+    ]);
+    await assertDiffIds(plainDir);
+    const gz = sb.path('recompressed');
+    await ok(ferry(sb, ['copy', '-q', '--dest-compress', `dir:${plainDir}`, `dir:${gz}`]));
+    const g = await readDirImage(gz);
+    expect(g.manifest.layers.map((l) => l.mediaType)).toEqual([
+      'application/vnd.docker.image.rootfs.diff.tar.gzip',
+    ]);
+    await assertDiffIds(gz);
+    await ok(skopeo(sb, ['inspect', `dir:${gz}`]));
   });
 });

@@ -67,6 +67,13 @@ export function transportOptions(flags: FlagValues, prefix: '' | 'src-' | 'dest-
       throw new UsageError(`--${prefix}no-creds and --${prefix}creds are mutually exclusive`);
     options.anonymous = true;
   }
+  if (get<string>('registry-token') !== undefined) {
+    // Accepted by the parser for skopeo compatibility, but the library has no bearer-token
+    // option yet: refuse it rather than silently talking to the registry without it.
+    throw new UsageError(
+      `--${prefix}registry-token is not supported yet: use --${prefix}creds or an auth file (ferry login)`,
+    );
+  }
   const tls = get<boolean>('tls-verify');
   if (tls !== undefined) options.tlsVerify = tls;
   const certDir = get<string>('cert-dir');
