@@ -149,6 +149,11 @@ export interface Store {
   tag(nameOrId: string, name: string): void;
   untag(name: string): void;
   removeImage(nameOrId: string, options?: { force?: boolean }): RemoveResult;
+  /**
+   * Remove blobs and layers no image uses that were added more than `olderThanMs` ago (default
+   * one hour, so a pull in progress in another process keeps what it already wrote).
+   */
+  collectGarbage(options?: { olderThanMs?: number }): { removedLayers: number; removedBlobs: number };
   check(): Promise<CheckReport>;
   /**
    * A read-only view of an image's root filesystem. overlay: a kernel overlay mount of the
@@ -615,8 +620,29 @@ class LocalStore implements Store {
     return result;
   }
 
+  collectGarbage(options: { olderThanMs?: number } = {}): { removedLayers: number; removedBlobs: number } {
+    const before = Date.now() - (options.olderThanMs ?? 3_600_000);
+    const doomed: string[] = [];
+    const result = this.db
+      .transaction(() => {
+        const blobs = this.db
+          .prepare(
+            'SELECT digest FROM blobs b WHERE added <= ? AND NOT EXISTS (SELECT 1 FROM image_blobs ib WHERE ib.digest = b.digest)',
+          )
+          .all(before) as { digest: string }[];
+        for (const b of blobs) {
+          this.db.prepare('DELETE FROM blobs WHERE digest = ?').run(b.digest);
+          doomed.push(this.moveAside(this.blobPath(b.digest), 'dead-blob'));
+        }
+        return { removedBlobs: blobs.length, removedLayers: this.collectLayers(doomed, before) };
+      })
+      .immediate();
+    for (const p of doomed) fs.rmSync(p, { recursive: true, force: true });
+    return result;
+  }
+
   /** Delete layers no image, container or child layer uses (inside a transaction). */
-  private collectLayers(doomed: string[]): number {
+  private collectLayers(doomed: string[], addedBefore = Number.MAX_SAFE_INTEGER): number {
     let removed = 0;
     for (;;) {
       const rows = this.db
@@ -624,9 +650,10 @@ class LocalStore implements Store {
           `SELECT chain_id FROM layers l WHERE
              NOT EXISTS (SELECT 1 FROM image_layers il WHERE il.chain_id = l.chain_id) AND
              NOT EXISTS (SELECT 1 FROM layers c WHERE c.parent = l.chain_id) AND
-             NOT EXISTS (SELECT 1 FROM containers k WHERE k.layer = l.chain_id)`,
+             NOT EXISTS (SELECT 1 FROM containers k WHERE k.layer = l.chain_id) AND
+             l.added <= ?`,
         )
-        .all() as { chain_id: string }[];
+        .all(addedBefore) as { chain_id: string }[];
       if (rows.length === 0) return removed;
       for (const r of rows) {
         this.db.prepare('DELETE FROM layers WHERE chain_id = ?').run(r.chain_id);

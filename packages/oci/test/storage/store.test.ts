@@ -299,3 +299,20 @@ describe('store location', () => {
     else expect(loc).toMatchObject({ root: '/d/skiff/storage', runroot: '/r/skiff', rootless: true });
   });
 });
+
+describe('garbage collection', () => {
+  it('removes unreferenced blobs and layers older than the grace period, keeps used ones', async () => {
+    const s = await open();
+    const img = await familyImage(1);
+    await putTestImage(s, img, ['localhost/keep:1']);
+    const stray = await layerOf([{ name: 'stray', content: 'stray' }]);
+    await s.putBlob(Readable.from([stray.gz]));
+    await s.applyLayer(undefined, stray.diffId, stray.digest, () => s.getBlob(stray.digest).stream);
+    expect(s.collectGarbage()).toEqual({ removedLayers: 0, removedBlobs: 0 });
+    expect(s.collectGarbage({ olderThanMs: 0 })).toEqual({ removedLayers: 1, removedBlobs: 1 });
+    expect(s.hasBlob(stray.digest)).toBe(false);
+    expect(s.getLayer(stray.diffId)).toBeUndefined();
+    expect(s.getImage('localhost/keep:1')?.layers).toHaveLength(3);
+    expect(await s.check()).toEqual({ ok: true, problems: [], leftovers: [] });
+  });
+});
