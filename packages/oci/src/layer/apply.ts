@@ -521,6 +521,7 @@ class Applier {
 
   async finish(): Promise<void> {
     for (const path of this.pendingWhiteouts) {
+      if (this.created.has(path)) continue; // hides lower content only, never this layer's own entry
       this.removeExisting(path, false);
       const ok = await mknod(path, ['c', '0', '0']);
       if (!ok.ok)

@@ -128,6 +128,15 @@ describe('applyLayer', () => {
     expect(wh.rdev).toBe(0);
     expect(getXattr(join(target, 'a'), 'trusted.overlay.opaque')).toBe('y');
     expect(fs.readdirSync(join(target, 'a'))).toEqual(['new']);
+    // A whiteout and a new entry of the same name in one layer: the new entry stays.
+    await apply(
+      [
+        { name: 'c/.wh.same', content: '' },
+        { name: 'c/same', content: 'kept' },
+      ],
+      { whiteouts: 'overlay' },
+    );
+    expect(fs.readFileSync(join(target, 'c/same'), 'utf8')).toBe('kept');
   });
 
   it.runIf(isRoot)('makes devices and FIFOs as root', async () => {
