@@ -161,6 +161,15 @@ describe('ferry inspect vs skopeo inspect', () => {
     const arm = await expectInspectLikeSkopeo(multi.transportRef, ['--override-arch', 'arm64']);
     expect(arm.Architecture).toBe('arm64');
     expect(arm.Digest).toBe(multi.digest);
+    // One instance by digest: its own digest and platform.
+    const index = JSON.parse(
+      await ok(ferry(sb, ['inspect', '--raw', TLS_OFF, `docker://${plain.host}/multi:1`])),
+    ) as {
+      manifests: Array<{ digest: string; platform: { architecture: string } }>;
+    };
+    const armDigest = index.manifests.find((m) => m.platform.architecture === 'arm64')!.digest;
+    const one = await expectInspectLikeSkopeo(`docker://${plain.host}/multi@${armDigest}`, [TLS_OFF]);
+    expect(one).toMatchObject({ Digest: armDigest, Architecture: 'arm64' });
   });
 
   it('an OCI layout image with a rich config', async () => {
@@ -303,6 +312,23 @@ describe('ferry list-tags, delete, manifest-digest', () => {
     } finally {
       await proxy.stop();
     }
+  });
+
+  it('list-tags docker-archive: prints the archive tags as skopeo does', async () => {
+    const fromSkopeo = sb.path('tags-skopeo.tar');
+    await ok(skopeo(sb, ['copy', '-q', single.transportRef, `docker-archive:${fromSkopeo}:tagged/one:1`]));
+    const fromFerry = sb.path('tags-ferry.tar');
+    await ok(ferry(sb, ['copy', '-q', single.transportRef, `docker-archive:${fromFerry}:busybox:2`]));
+    for (const archive of [fromSkopeo, fromFerry]) {
+      const [f, s] = await Promise.all([
+        ferry(sb, ['list-tags', `docker-archive:${archive}`]),
+        skopeo(sb, ['list-tags', `docker-archive:${archive}`]),
+      ]);
+      expect({ archive, code: f.code, out: f.stdout }).toEqual({ archive, code: 0, out: s.stdout });
+    }
+    expect(JSON.parse(await ok(ferry(sb, ['list-tags', `docker-archive:${fromFerry}`])))).toEqual({
+      Tags: ['docker.io/library/busybox:2'],
+    });
   });
 
   it('list-tags refuses a tag or a non-registry transport with exit 1, as skopeo', async () => {

@@ -10,19 +10,38 @@ import { imageFlags, retryFlags, transportOptions } from '../transport-flags.js'
 export default class ListTags extends FerryCommand {
   static override summary = 'List tags in the transport/repository specified by the SOURCE-IMAGE';
   static override description = 'Prints the repository name and its tags as JSON, following pagination.';
-  static override examples = ['<%= config.bin %> list-tags docker://127.0.0.1:5000/busybox'];
+  static override examples = [
+    '<%= config.bin %> list-tags docker://127.0.0.1:5000/busybox',
+    '<%= config.bin %> list-tags docker-archive:/tmp/busybox.tar',
+  ];
   static override args = {
-    repository: Args.string({ required: true, description: 'repository (docker://HOST/REPO)' }),
+    repository: Args.string({
+      required: true,
+      description: 'repository (docker://HOST/REPO) or archive (docker-archive:PATH)',
+    }),
   };
   static override flags = { ...imageFlags(''), ...retryFlags };
 
   async run(): Promise<void> {
     const { args, flags } = await this.parse(ListTags);
     const ref = parseImageName(args.repository);
+    if (ref.transport === 'docker-archive') {
+      // As skopeo: every RepoTags entry of the archive, normalised; no Repository field.
+      const source = await ref.newSource(transportOptions(flags, ''));
+      try {
+        const tags = source.repoTags ? await source.repoTags() : [];
+        this.log(goJsonIndent({ Tags: tags.map((t) => parseReference(t).toString()) }));
+      } finally {
+        await source.close();
+      }
+      return;
+    }
     if (ref.transport !== 'docker') {
-      throw new SkiffError('UNSUPPORTED', `list-tags does not support the ${ref.transport} transport`, {
-        hint: 'list-tags takes a docker://HOST/REPOSITORY reference',
-      });
+      throw new SkiffError(
+        'UNSUPPORTED',
+        `unsupported transport "${ref.transport}" for tag listing: only docker and docker-archive are supported`,
+        { hint: 'list-tags takes docker://HOST/REPOSITORY or docker-archive:PATH' },
+      );
     }
     // The transport adds :latest to a bare name; list-tags wants the name exactly as given.
     const parsed = parseReference(args.repository.replace(/^docker:\/\//, ''));
