@@ -47,13 +47,25 @@ export function ioError(err: unknown, what: string): SkiffError {
   if (err instanceof SkiffError) return err;
   const code = errnoOf(err);
   const message = (err as Error).message ?? String(err);
-  if (code === 'ENOSPC' || code === 'EDQUOT') {
+  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED') {
+    return new SkiffError('STORAGE', `${what}: the store is busy: another process held it too long`, {
+      cause: err,
+      hint: 'retry when the other skiff, wright or ferry command has finished',
+    });
+  }
+  if (code === 'SQLITE_CORRUPT' || code === 'SQLITE_NOTADB') {
+    return new SkiffError('STORAGE', `${what}: the store database is damaged: ${message}`, {
+      cause: err,
+      hint: 'run `skiff system check`',
+    });
+  }
+  if (code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL') {
     return new SkiffError('IO', `${what}: no space left on device`, {
       cause: err,
       hint: 'free space on the storage filesystem (skiff image prune) and retry',
     });
   }
-  if (code === 'EROFS') {
+  if (code === 'EROFS' || code === 'SQLITE_READONLY') {
     return new SkiffError('IO', `${what}: read-only file system`, {
       cause: err,
       hint: 'use --root to point at a writable storage location',
@@ -65,7 +77,13 @@ export function ioError(err: unknown, what: string): SkiffError {
       hint: 'run as the store owner, or use --root to point at a writable storage location',
     });
   }
-  return new SkiffError(code ? 'IO' : 'INTERNAL', `${what}: ${message}`, { cause: err });
+  return new SkiffError(
+    code?.startsWith('SQLITE_') ? 'STORAGE' : code ? 'IO' : 'INTERNAL',
+    `${what}: ${message}`,
+    {
+      cause: err,
+    },
+  );
 }
 
 /** Run a command; resolves with its exit status and stderr. */
