@@ -316,3 +316,29 @@ describe('garbage collection', () => {
     expect(await s.check()).toEqual({ ok: true, problems: [], leftovers: [] });
   });
 });
+
+describe('images used by containers', () => {
+  it('removeImage refuses while a container uses the image, unless forced', async () => {
+    const s = await open();
+    const img = await familyImage(4);
+    await putTestImage(s, img, ['localhost/used:1']);
+    const { default: Database } = await import('better-sqlite3');
+    const db = new Database(join(dir, 'root', 'skiff.db'));
+    db.pragma('busy_timeout = 5000');
+    db.prepare('INSERT INTO containers(id, name, image_id, layer, added) VALUES (?, ?, ?, ?, ?)').run(
+      'c'.repeat(64),
+      'web',
+      img.id,
+      null,
+      Date.now(),
+    );
+    db.close();
+    expect(() => s.removeImage('localhost/used:1')).toThrow(
+      expect.objectContaining({ code: 'IN_USE', message: expect.stringContaining('cccccccccccc') }),
+    );
+    expect(s.getImage('localhost/used:1')).toBeDefined();
+    expect(s.removeImage('localhost/used:1', { force: true })).toMatchObject({ deleted: true });
+    expect(s.listImages()).toEqual([]);
+    expect(await s.check()).toEqual({ ok: true, problems: [], leftovers: [] });
+  });
+});
