@@ -184,10 +184,10 @@ export async function assertDiffIds(dir: string, options: { sniff?: boolean } = 
   return out;
 }
 
-/** Overwrite one byte in the middle of a file (keeps the size, breaks the digest). */
-export async function corruptFile(file: string): Promise<void> {
+/** Flip one byte (default: in the middle) of a file: same size, broken digest. */
+export async function corruptFile(file: string, offset?: number): Promise<void> {
   const data = await readFile(file);
-  const i = Math.floor(data.length / 2);
+  const i = offset ?? Math.floor(data.length / 2);
   data[i] = data[i]! ^ 0xff;
   await writeFile(file, data);
 }

@@ -577,6 +577,24 @@ describe('ferry copy output and failures', () => {
     expect(r.stderr).toContain(victim);
     expect(await manifestStatus(plain.host, 'corrupt', '1')).toBe(404);
     expect(await manifestStatus(plain.host, 'corrupt', img.digest)).toBe(404);
+    // Broken early in the deflate stream: still a digest mismatch naming the blob.
+    // (a random layer, so that the registry cannot already hold it and skip it).
+    const early = await makeImage(sb.path('corrupt-early'), { name: 'e', sizeMiB: 0.05 });
+    const earlyManifest = JSON.parse(
+      await readFile(join(early.layoutDir, 'blobs/sha256', early.digest.slice(7)), 'utf8'),
+    ) as { layers: Array<{ digest: string }> };
+    const earlyVictim = earlyManifest.layers[1]!.digest;
+    await corruptFile(join(early.layoutDir, 'blobs/sha256', earlyVictim.slice(7)), 30);
+    const e = await ferry(sb, [
+      'copy',
+      '-q',
+      NO_TLS,
+      early.transportRef,
+      `docker://${plain.host}/corrupt:early`,
+    ]);
+    expect(e.code).toBe(1);
+    expect(e.stderr).toContain(earlyVictim);
+    expect(await manifestStatus(plain.host, 'corrupt', 'early')).toBe(404);
     // Same into a layout: nothing named there either.
     const out = sb.path('corrupt-out');
     const r2 = await ferry(sb, ['copy', '-q', img.transportRef, `oci:${out}:c`]);
