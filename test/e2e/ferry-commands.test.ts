@@ -241,6 +241,27 @@ describe('ferry inspect vs skopeo inspect', () => {
     }
   });
 
+  it('--config --format renders over the config as skopeo (Go field names); --raw --format is refused', async () => {
+    for (const format of [
+      '{{.Architecture}}/{{.OS}}',
+      '{{.RootFS.DiffIDs}}',
+      '{{.Config.Env}} {{.Config.Cmd}} {{.Config.User}}',
+      '{{.Config.Labels}} {{.Config.ExposedPorts}} {{.Config.Volumes}}',
+      '{{.Created}}',
+      '{{(index .History 0).CreatedBy}} {{len .History}}',
+    ]) {
+      const [f, s] = await Promise.all([
+        ferry(sb, ['inspect', '--config', '--format', format, customRef]),
+        skopeo(sb, ['inspect', '--config', '--format', format, customRef]),
+      ]);
+      expect({ format, code: f.code, out: f.stdout }).toEqual({ format, code: 0, out: s.stdout });
+    }
+    const raw = await ferry(sb, ['inspect', '--raw', '--format', '{{.Digest}}', customRef]);
+    expect(raw.code).toBe(2);
+    expect(raw.stdout).toBe('');
+    expect((await skopeo(sb, ['inspect', '--raw', '--format', '{{.Digest}}', customRef])).code).not.toBe(0);
+  });
+
   it('reads docker-archive:, dir: and oci-archive: images skopeo wrote, field for field', async () => {
     const da = sb.path('sk-docker.tar');
     const dir = sb.path('sk-dir');

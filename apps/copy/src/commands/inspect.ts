@@ -4,7 +4,7 @@ import { nameOnly, parseReference } from '@skiff/oci/reference/reference';
 import { renderTemplate } from '@skiff/oci/template/go-template';
 import { parseImageName } from '@skiff/oci/transports/index';
 import type { ImageReference } from '@skiff/oci/transports/types';
-import { FerryCommand } from '../base-command.js';
+import { FerryCommand, UsageError } from '../base-command.js';
 import { buildInspectOutput, goJsonIndent, goTimeString } from '../render/inspect.js';
 import { imageFlags, overridePlatform, retryFlags, transportOptions } from '../transport-flags.js';
 
@@ -37,6 +37,11 @@ export default class Inspect extends FerryCommand {
     const ref = parseImageName(args.image);
     const options = transportOptions(flags, '');
     const platform = overridePlatform(flags);
+    const jsonFormat =
+      flags.format !== undefined && /^\s*(json|\{\{\s*json\s+\.\s*\}\})\s*$/.test(flags.format);
+    if (flags.raw && flags.format !== undefined) {
+      throw new UsageError('raw output does not support --format');
+    }
     if (flags.raw && !flags.config) {
       const top = await fetchManifest(ref, options);
       process.stdout.write(top.raw);
@@ -53,6 +58,11 @@ export default class Inspect extends FerryCommand {
         const decoded = inspected.config
           ? ociConfigView(inspected.config)
           : JSON.parse(inspected.rawConfig.toString('utf8'));
+        // As skopeo: --format applies to the config (the OCI image struct, Go field names).
+        if (flags.format !== undefined && !jsonFormat && inspected.config) {
+          process.stdout.write(`${renderTemplate(flags.format, configTemplateData(decoded))}\n`);
+          return;
+        }
         this.log(goJsonIndent(decoded));
       }
       return;
@@ -77,7 +87,7 @@ export default class Inspect extends FerryCommand {
         : {}),
     };
     // As skopeo (podman's report.IsJSON): `json` or `{{json .}}` is the default JSON output.
-    if (flags.format !== undefined && !/^\s*(json|\{\{\s*json\s+\.\s*\}\})\s*$/.test(flags.format)) {
+    if (flags.format !== undefined && !jsonFormat) {
       // Created is a Go time.Time in skopeo's template data: `{{.Created}}` prints it Go's way.
       const created = output.Created === null ? null : new Date(output.Created);
       const data = {
@@ -175,5 +185,55 @@ function ociConfigView(config: Json): Json {
         }),
       ),
     }),
+  };
+}
+
+function goTime(v: unknown): Date | null {
+  if (typeof v !== 'string') return null;
+  const d = new Date(v);
+  return Number.isNaN(d.getTime()) ? null : d;
+}
+
+/** Go prints a map of empty structs (ExposedPorts, Volumes) as `map[80/tcp:{}]`. */
+function emptyStructMap(v: unknown): Record<string, string> | null {
+  return isObject(v) ? Object.fromEntries(Object.keys(v).map((k) => [k, '{}'])) : null;
+}
+
+/**
+ * The data `inspect --config --format` templates see: skopeo's OCI image struct with its Go
+ * field names (Architecture, OS, RootFS.DiffIDs, Config.Env, History[].CreatedBy…), times as times.
+ */
+function configTemplateData(view: Json): Json {
+  const c = isObject(view.config) ? view.config : {};
+  const r = isObject(view.rootfs) ? view.rootfs : {};
+  const history = Array.isArray(view.history) ? view.history.filter(isObject) : [];
+  return {
+    Created: goTime(view.created),
+    Author: str(view.author) ?? '',
+    Architecture: str(view.architecture) ?? '',
+    Variant: str(view.variant) ?? '',
+    OS: str(view.os) ?? '',
+    OSVersion: str(view['os.version']) ?? '',
+    OSFeatures: view['os.features'] ?? null,
+    Config: {
+      User: str(c.User) ?? '',
+      ExposedPorts: emptyStructMap(c.ExposedPorts),
+      Env: c.Env ?? null,
+      Entrypoint: c.Entrypoint ?? null,
+      Cmd: c.Cmd ?? null,
+      Volumes: emptyStructMap(c.Volumes),
+      WorkingDir: str(c.WorkingDir) ?? '',
+      Labels: c.Labels ?? null,
+      StopSignal: str(c.StopSignal) ?? '',
+      ArgsEscaped: c.ArgsEscaped === true,
+    },
+    RootFS: { Type: str(r.type) ?? '', DiffIDs: r.diff_ids ?? null },
+    History: history.map((h) => ({
+      Created: goTime(h.created),
+      CreatedBy: str(h.created_by) ?? '',
+      Author: str(h.author) ?? '',
+      Comment: str(h.comment) ?? '',
+      EmptyLayer: h.empty_layer === true,
+    })),
   };
 }
