@@ -196,6 +196,8 @@ class LocalStore implements Store {
   private readonly layersDir: string;
   private readonly tmpDir: string;
   private closed = false;
+  /** Layers this process is unpacking, by chain ID (concurrent callers share the work). */
+  private readonly unpacking = new Map<string, Promise<LayerInfo>>();
 
   constructor(
     readonly location: StoreLocation,
@@ -329,8 +331,50 @@ class LocalStore implements Store {
     const chainId = chainIdOf(parent, diffId);
     const existing = this.getLayer(chainId);
     if (existing) return existing;
-    const parentLayer = parent ? this.getLayer(parent) : undefined;
-    if (parent && !parentLayer) {
+    const running = this.unpacking.get(chainId);
+    if (running) return running;
+    const work = this.unpack(chainId, parent, diffId, blobDigest, open, signal);
+    this.unpacking.set(chainId, work);
+    try {
+      return await work;
+    } finally {
+      this.unpacking.delete(chainId);
+    }
+  }
+
+  /** The parent's record, waiting for it when this process is still unpacking it. */
+  private async parentLayer(parent: Digest, diffId: Digest): Promise<LayerInfo> {
+    const found = this.getLayer(parent);
+    if (found) return found;
+    const running = this.unpacking.get(parent);
+    if (running) {
+      try {
+        return await running;
+      } catch (err) {
+        throw new SkiffError('NOT_FOUND', `parent layer ${parent} of ${diffId} could not be unpacked`, {
+          cause: err,
+        });
+      }
+    }
+    throw new SkiffError('NOT_FOUND', `parent layer ${parent} of ${diffId} is not in ${this.what()}`);
+  }
+
+  /**
+   * Unpack into a temp directory, then register. overlay unpacks each layer on its own (its
+   * diff does not depend on the parent's content), so the layers of an image can be unpacked
+   * concurrently: only the registration waits for the parent. vfs copies the parent first.
+   */
+  private async unpack(
+    chainId: Digest,
+    parent: Digest | undefined,
+    diffId: Digest,
+    blobDigest: Digest | undefined,
+    open: () => Readable | Promise<Readable>,
+    signal?: AbortSignal,
+  ): Promise<LayerInfo> {
+    const overlay = this.location.driver === 'overlay';
+    const parentLayer = parent && !overlay ? await this.parentLayer(parent, diffId) : undefined;
+    if (parent && overlay && !this.getLayer(parent) && !this.unpacking.has(parent)) {
       throw new SkiffError('NOT_FOUND', `parent layer ${parent} of ${diffId} is not in ${this.what()}`);
     }
     const what = `layer ${diffId}${blobDigest ? ` (blob ${blobDigest})` : ''} into ${this.what()}`;
@@ -355,7 +399,8 @@ class LocalStore implements Store {
         ...(this.options.mapIds ? { mapIds: this.options.mapIds } : {}),
         ...(signal ? { signal } : {}),
       });
-      if (parentLayer && this.location.driver === 'vfs') await syncFilesystem(tmp);
+      if (parentLayer) await syncFilesystem(tmp);
+      if (parent && overlay) await this.parentLayer(parent, diffId);
     } catch (err) {
       fs.rmSync(tmp, { recursive: true, force: true });
       throw ioError(err, `unpacking ${what}`);

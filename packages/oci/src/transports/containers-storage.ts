@@ -1,12 +1,13 @@
 import * as path from 'node:path';
 import type { Readable } from 'node:stream';
+import { createLimiter } from '../copy/limit.js';
 import { SkiffError } from '../errors.js';
 import { type ImageRef, parseReference, withDefaultTag } from '../reference/reference.js';
 import type { Digest } from '../spec/digest.js';
 import { parseImageConfig, parseManifest } from '../spec/manifest.js';
 import type { StorageDriver, StoreLocationOptions } from '../storage/config.js';
 import { STORAGE_DRIVERS } from '../storage/config.js';
-import { type ImageInfo, openStore, type Store } from '../storage/store.js';
+import { chainIdOf, type ImageInfo, openStore, type Store } from '../storage/store.js';
 import type {
   BlobStream,
   Descriptor,
@@ -42,6 +43,8 @@ export interface StorageTarget {
 }
 
 const HEX64 = /^[a-f0-9]{64}$/;
+/** Layers unpacked at once with overlay (the machine has few cores; tar parsing is on the main thread). */
+const UNPACK_CONCURRENCY = 3;
 
 export function parseStorageDetails(details: string, defaults: StoreLocationOptions = {}): StorageTarget {
   let rest = details;
@@ -285,21 +288,31 @@ class StorageDestination implements ImageDestination {
         `config ${configDigest} lists ${diffIds.length} diff_ids for ${parsed.layers.length} layers`,
       );
     }
+    // overlay unpacks layers side by side (each diff is independent; registration follows the
+    // chain order); vfs needs each parent's tree first. The FIFO gate starts layers in order, so
+    // a layer waiting for its parent never holds the slot the parent needs.
+    const gate = createLimiter(this.store.location.driver === 'overlay' ? UNPACK_CONCURRENCY : 1);
     let parent: Digest | undefined;
+    const work: Promise<unknown>[] = [];
     for (const [i, layer] of parsed.layers.entries()) {
       const blob = layer.digest as Digest;
       if (!this.store.hasBlob(blob)) {
         throw new SkiffError('BLOB_UNKNOWN', `${what}: layer ${blob} was not written first`);
       }
-      const applied = await this.store.applyLayer(
-        parent,
-        diffIds[i]!,
-        blob,
-        () => this.store.getBlob(blob).stream,
-        signal,
+      const layerParent = parent;
+      const diffId = diffIds[i]!;
+      work.push(
+        gate(
+          () =>
+            this.store.applyLayer(layerParent, diffId, blob, () => this.store.getBlob(blob).stream, signal),
+          signal,
+        ),
       );
-      parent = applied.chainId;
+      parent = chainIdOf(layerParent, diffId);
     }
+    const results = await Promise.allSettled(work);
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
     this.manifest = manifest;
   }
 

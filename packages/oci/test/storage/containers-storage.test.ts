@@ -42,62 +42,71 @@ describe('containers-storage: reference syntax', () => {
 });
 
 describe('containers-storage: transport', () => {
-  it('copies oci: → store → oci: keeping the manifest digest, and the store checks clean', async () => {
-    const fixture = await makeImage(join(dir, 'layout'), {
-      extraLayers: 2,
-      whiteout: true,
-      compression: 'gzip',
-    });
-    const root = join(dir, 'store');
-    const storeRef = containersStorageTransport.parseReference(
-      `[vfs@${root}+${root}-run]localhost/cs/busybox:1`,
-    );
-    const into = await copyImage(
-      ociTransport.parseReference(`${fixture.layoutDir}:${fixture.ref}`),
-      storeRef,
-    );
-    expect(into.digest).toBe(fixture.digest);
-
-    const store = await openStore({ root, driver: 'vfs', configPath: '/dev/null' });
-    try {
-      const image = store.getImage('localhost/cs/busybox:1');
-      expect(image?.manifestDigest).toBe(fixture.digest);
-      const top = store.getLayer(image!.layers.at(-1)!)!;
-      expect(fs.statSync(join(top.path, 'bin/busybox')).size).toBe(fs.statSync('/bin/busybox').size);
-      expect(fs.readlinkSync(join(top.path, 'bin/sh'))).toBe('busybox');
-      expect(fs.existsSync(join(top.path, 'etc/removeme'))).toBe(false);
-      expect(await store.check()).toEqual({ ok: true, problems: [], leftovers: [] });
-    } finally {
-      store.close();
-    }
-
-    // Copy again: nothing new to unpack, same image.
-    const again = await copyImage(
-      ociTransport.parseReference(`${fixture.layoutDir}:${fixture.ref}`),
-      storeRef,
-    );
-    expect(again.blobsCopied).toBe(0);
-
-    const out = join(dir, 'out');
-    const back = await copyImage(storeRef, ociTransport.parseReference(`${out}:back`));
-    expect(back.digest).toBe(fixture.digest);
-    const skopeo = spawnSync('skopeo', ['inspect', '--raw', `oci:${out}:back`], { encoding: 'utf8' });
-    if (skopeo.status === 0)
-      expect(JSON.parse(skopeo.stdout).layers).toHaveLength(
-        JSON.parse(into.manifest.toString()).layers.length,
+  const drivers = process.geteuid?.() === 0 ? (['vfs', 'overlay'] as const) : (['vfs'] as const);
+  it.each(drivers)(
+    'copies oci: → store → oci: keeping the manifest digest, and the store checks clean (%s)',
+    async (driver) => {
+      const fixture = await makeImage(join(dir, `layout-${driver}`), {
+        extraLayers: 2,
+        whiteout: true,
+        compression: 'gzip',
+      });
+      const root = join(dir, `store-${driver}`);
+      const storeRef = containersStorageTransport.parseReference(
+        `[${driver}@${root}+${root}-run]localhost/cs/busybox:1`,
       );
+      const into = await copyImage(
+        ociTransport.parseReference(`${fixture.layoutDir}:${fixture.ref}`),
+        storeRef,
+      );
+      expect(into.digest).toBe(fixture.digest);
 
-    // By image ID too.
-    const byId = containersStorageTransport.parseReference(
-      `[vfs@${root}]${JSON.parse(into.manifest.toString()).config.digest.slice(7)}`,
-    );
-    const src = await byId.newSource();
-    try {
-      expect((await src.getManifest()).raw.equals(into.manifest)).toBe(true);
-    } finally {
-      await src.close();
-    }
-  });
+      const store = await openStore({ root, runroot: `${root}-run`, driver, configPath: '/dev/null' });
+      try {
+        const image = store.getImage('localhost/cs/busybox:1');
+        expect(image?.manifestDigest).toBe(fixture.digest);
+        const mount = await store.mountImage('localhost/cs/busybox:1');
+        try {
+          expect(fs.statSync(join(mount.path, 'bin/busybox')).size).toBe(fs.statSync('/bin/busybox').size);
+          expect(fs.readlinkSync(join(mount.path, 'bin/sh'))).toBe('busybox');
+          expect(fs.existsSync(join(mount.path, 'etc/removeme'))).toBe(false);
+          expect(fs.existsSync(join(mount.path, 'etc/passwd'))).toBe(true);
+        } finally {
+          await mount.unmount();
+        }
+        expect(await store.check()).toEqual({ ok: true, problems: [], leftovers: [] });
+      } finally {
+        store.close();
+      }
+
+      // Copy again: nothing new to unpack, same image.
+      const again = await copyImage(
+        ociTransport.parseReference(`${fixture.layoutDir}:${fixture.ref}`),
+        storeRef,
+      );
+      expect(again.blobsCopied).toBe(0);
+
+      const out = join(dir, `out-${driver}`);
+      const back = await copyImage(storeRef, ociTransport.parseReference(`${out}:back`));
+      expect(back.digest).toBe(fixture.digest);
+      const skopeo = spawnSync('skopeo', ['inspect', '--raw', `oci:${out}:back`], { encoding: 'utf8' });
+      if (skopeo.status === 0)
+        expect(JSON.parse(skopeo.stdout).layers).toHaveLength(
+          JSON.parse(into.manifest.toString()).layers.length,
+        );
+
+      // By image ID too.
+      const byId = containersStorageTransport.parseReference(
+        `[${driver}@${root}]${JSON.parse(into.manifest.toString()).config.digest.slice(7)}`,
+      );
+      const src = await byId.newSource();
+      try {
+        expect((await src.getManifest()).raw.equals(into.manifest)).toBe(true);
+      } finally {
+        await src.close();
+      }
+    },
+  );
 
   it('a missing image is NOT_FOUND naming the store', async () => {
     const root = join(dir, 'empty');

@@ -342,3 +342,47 @@ describe('images used by containers', () => {
     expect(await s.check()).toEqual({ ok: true, problems: [], leftovers: [] });
   });
 });
+
+describe('overlay unpacks layers concurrently', () => {
+  it.runIf(isRoot)(
+    'registers in chain order, and a failed parent fails its children without leftovers',
+    async () => {
+      const s = await open('overlay');
+      const a = await layerOf([{ name: 'a', content: 'a'.repeat(100_000) }]);
+      const b = await layerOf([{ name: 'b', content: 'b' }]);
+      for (const l of [a, b]) await s.putBlob(Readable.from([l.gz]));
+      const order: string[] = [];
+      const opener = (l: typeof a, name: string) => () => {
+        order.push(name);
+        return s.getBlob(l.digest).stream;
+      };
+      // The child is asked for at once, before its parent is registered.
+      const [pa, pb] = await Promise.all([
+        s.applyLayer(undefined, a.diffId, a.digest, opener(a, 'a')),
+        s.applyLayer(chainIdOf(undefined, a.diffId), b.diffId, b.digest, opener(b, 'b')),
+      ]);
+      expect(pb.parent).toBe(pa.chainId);
+      expect(order.sort()).toEqual(['a', 'b']);
+
+      const c = await layerOf([{ name: 'c', content: 'c' }]);
+      const d = await layerOf([{ name: 'd', content: 'd' }]);
+      for (const l of [c, d]) await s.putBlob(Readable.from([l.gz]));
+      const wrongDiffId = (await layerOf([{ name: 'other', content: 'x' }])).diffId;
+      const results = await Promise.allSettled([
+        s.applyLayer(pb.chainId, wrongDiffId, c.digest, () => s.getBlob(c.digest).stream),
+        s.applyLayer(
+          chainIdOf(pb.chainId, wrongDiffId),
+          d.diffId,
+          d.digest,
+          () => s.getBlob(d.digest).stream,
+        ),
+      ]);
+      expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+      expect((results[0] as PromiseRejectedResult).reason).toMatchObject({ code: 'DIGEST_MISMATCH' });
+      expect((results[1] as PromiseRejectedResult).reason).toMatchObject({ code: 'NOT_FOUND' });
+      expect(fs.readdirSync(join(dir, 'root', 'layers'))).toHaveLength(2);
+      expect(fs.readdirSync(join(dir, 'root', 'tmp'))).toEqual([]);
+      expect(await s.check()).toEqual({ ok: true, problems: [], leftovers: [] });
+    },
+  );
+});
