@@ -17,7 +17,6 @@
  *   tmp/PID-RANDOM-what           in-progress writes
  */
 
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -1011,11 +1010,4 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
     }
   }
   return store;
-}
-
-/** sha256 of a file (for tests and check). */
-export async function fileDigest(path: string): Promise<Digest> {
-  const hash = createHash('sha256');
-  for await (const chunk of fs.createReadStream(path)) hash.update(chunk as Buffer);
-  return `sha256:${hash.digest('hex')}`;
 }
