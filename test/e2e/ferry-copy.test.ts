@@ -319,6 +319,24 @@ describe('ferry copy of a multi-arch index', () => {
     }
   });
 
+  it('to a destination that cannot hold an index (docker-archive:), the chosen instance is copied', async () => {
+    const archive = sb.path('multi-docker.tar');
+    await ok(
+      ferry(sb, [
+        'copy',
+        '-q',
+        '--override-arch',
+        'arm64',
+        multi.transportRef,
+        `docker-archive:${archive}:m:1`,
+      ]),
+    );
+    const info = JSON.parse(await ok(skopeo(sb, ['inspect', `docker-archive:${archive}`]))) as {
+      Architecture: string;
+    };
+    expect(info.Architecture).toBe('arm64');
+  });
+
   it('--multi-arch system and --override-arch arm64 narrow to one instance', async () => {
     const index = JSON.parse(
       await readFile(join(multi.layoutDir, 'blobs/sha256', multi.digest.slice(7)), 'utf8'),
