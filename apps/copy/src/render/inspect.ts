@@ -1,4 +1,5 @@
 import type { Descriptor, ImageConfig } from '@skiff/oci/spec/schemas';
+import { goStruct } from '@skiff/oci/template/go-template';
 
 /**
  * `ferry inspect` output: the object skopeo prints, field for field and in skopeo's order. Scripts
@@ -57,7 +58,8 @@ export function buildInspectOutput(
     RepoTags: [...input.repoTags],
     Created: config.created ? goTimeString(config.created) : null,
     DockerVersion: config.docker_version ?? '',
-    Labels: config.config?.Labels ?? null,
+    // Go marshals maps with sorted keys.
+    Labels: sortedMap(config.config?.Labels ?? null),
     Architecture: config.architecture,
     Os: config.os,
     Layers: input.layers.map((l) => l.digest),
@@ -82,7 +84,7 @@ export function buildInspectOutput(
             MIMEType: l.mediaType,
             Digest: l.digest,
             Size: l.size,
-            Annotations: l.annotations ?? null,
+            Annotations: sortedMap(l.annotations ?? null),
           })),
         }),
     Env: out.Env,
@@ -98,4 +100,23 @@ export function goJsonIndent(value: unknown): string {
     .replace(/&/g, '\\u0026')
     .replace(/\u2028/g, '\\u2028')
     .replace(/\u2029/g, '\\u2029');
+}
+
+/** A map as Go marshals it: keys sorted (null stays null). */
+export function sortedMap<T>(map: Record<string, T> | null): Record<string, T> | null {
+  if (map === null) return null;
+  return Object.fromEntries(Object.entries(map).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
+/**
+ * The data `inspect --format` templates see: skopeo's output struct, so an unknown field is an
+ * error as in Go, and Created is a time (`{{.Created}}` prints it Go's way).
+ */
+export function inspectTemplateData(output: InspectOutput): Record<string, unknown> {
+  const created = output.Created === null ? null : new Date(output.Created);
+  return goStruct({
+    ...output,
+    Created: created && !Number.isNaN(created.getTime()) ? created : output.Created,
+    ...(output.LayersData ? { LayersData: output.LayersData.map((l) => goStruct({ ...l })) } : {}),
+  });
 }

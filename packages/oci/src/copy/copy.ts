@@ -424,10 +424,12 @@ class CopyRun {
     } catch (err) {
       last.destroy();
       await flowing;
-      throw preferSkiff(pipelineError, err);
+      throw unchanged
+        ? preferSkiff(pipelineError, err)
+        : await this.explainFailure(src, pipelineError ?? err);
     }
     await flowing;
-    if (pipelineError) throw pipelineError;
+    if (pipelineError) throw unchanged ? pipelineError : await this.explainFailure(src, pipelineError);
     this.stats.blobsCopied++;
     this.stats.bytesCopied += src.size;
     this.emit({
@@ -444,6 +446,38 @@ class CopyRun {
       size: written.size,
     };
     return out;
+  }
+
+  /**
+   * A transforming copy (decompress, recompress) can fail in the decompressor before the digest
+   * check has seen the whole blob. Read the blob again to tell a corrupt blob (DIGEST_MISMATCH,
+   * the real cause) from a valid one that is not what its media type says; either way the
+   * error names the blob and the image.
+   */
+  private async explainFailure(d: Descriptor, err: unknown): Promise<unknown> {
+    if (
+      this.signal.aborted ||
+      (isSkiffError(err) && (err.code === 'DIGEST_MISMATCH' || err.code === 'SIZE_MISMATCH'))
+    ) {
+      return err;
+    }
+    const what = `blob ${d.digest} of ${this.what}`;
+    try {
+      const { stream } = await this.source.getBlob(d, this.signal);
+      await new Promise<void>((resolve, reject) => {
+        const verifier = new DigestVerifier({ digest: d.digest, sizeBytes: d.size, what });
+        verifier.resume();
+        pipeline(stream, verifier, (e) => (e ? reject(e) : resolve()));
+      });
+    } catch (verdict) {
+      if (isSkiffError(verdict) && (verdict.code === 'DIGEST_MISMATCH' || verdict.code === 'SIZE_MISMATCH')) {
+        return verdict;
+      }
+    }
+    const message = err instanceof Error ? err.message : String(err);
+    return new SkiffError(isSkiffError(err) ? err.code : 'INVALID_ARCHIVE', `${what}: ${message}`, {
+      cause: err,
+    });
   }
 
   private progressCounter(d: Descriptor): Transform {

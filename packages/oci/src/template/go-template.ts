@@ -488,11 +488,29 @@ function isMapLike(v: unknown): v is Record<string, unknown> {
   );
 }
 
+const GO_STRUCT = Symbol('go struct');
+
+/**
+ * Mark an object as a Go struct for templates: its fields are looked up exactly, and an unknown
+ * field is an error ("can't evaluate field X"), as Go's text/template does for structs. Plain
+ * objects are maps: a missing key prints `<no value>`. The mark is not enumerable (JSON ignores it).
+ */
+export function goStruct<T extends object>(value: T, typeName = 'struct'): T {
+  Object.defineProperty(value, GO_STRUCT, { value: typeName, enumerable: false });
+  return value;
+}
+
 function lookupField(value: unknown, name: string, chainText: string): unknown {
   if (value === NO_VALUE || value === undefined) {
     throw new TemplateError(`nil pointer evaluating <${chainText}>`);
   }
   if (value instanceof Map) return value.has(name) ? value.get(name) : NO_VALUE;
+  if (isMapLike(value) && GO_STRUCT in value) {
+    if (Object.hasOwn(value, name)) return value[name];
+    throw new TemplateError(
+      `can't evaluate field ${name} in type ${String(value[GO_STRUCT as unknown as string])}`,
+    );
+  }
   if (isMapLike(value)) {
     if (Object.hasOwn(value, name)) return value[name];
     // Go field names are capitalised; our data often keeps JSON names (podman info's JSON is lower camel).

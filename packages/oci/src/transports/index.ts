@@ -1,4 +1,5 @@
 import { SkiffError } from '../errors.js';
+import { containersStorageTransport } from './containers-storage.js';
 import { dirTransport } from './dir.js';
 import { dockerTransport } from './docker.js';
 import { dockerArchiveTransport } from './docker-archive.js';
@@ -8,10 +9,14 @@ import type { ImageReference, Transport } from './types.js';
 
 /** The transports `transport:details` names can use, as the containers tools spell them. */
 const TRANSPORTS: ReadonlyMap<string, Transport> = new Map(
-  [dockerTransport, ociTransport, ociArchiveTransport, dockerArchiveTransport, dirTransport].map((t) => [
-    t.name,
-    t,
-  ]),
+  [
+    dockerTransport,
+    ociTransport,
+    ociArchiveTransport,
+    dockerArchiveTransport,
+    dirTransport,
+    containersStorageTransport,
+  ].map((t) => [t.name, t]),
 );
 
 export function transportNames(): string[] {

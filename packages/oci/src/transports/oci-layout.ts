@@ -256,9 +256,10 @@ export class OciLayoutSource implements ImageSource {
   }
 }
 
+/** An OCI layout holds OCI manifests and indexes: Docker ones are converted, as skopeo does. */
 const OCI_CAPABILITIES: DestinationCapabilities = {
   supportsIndex: true,
-  manifestMediaTypes: [],
+  manifestMediaTypes: [MediaType.ociManifest, MediaType.ociIndex],
   layerCompression: 'preserve',
   concurrentBlobs: true,
 };

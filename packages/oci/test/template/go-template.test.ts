@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { goSprintf } from '../../src/template/go-format.js';
 import {
+  goStruct,
   headerForField,
   parseTemplate,
   renderTable,
@@ -250,5 +251,16 @@ describe('renderTable', () => {
     expect(tabwrite(text, { minWidth: 0, padding: 1 })).toBe(
       'a                b\nlonger-cell-here c\nno tabs\nx y\n',
     );
+  });
+});
+
+describe('structs', () => {
+  it('an unknown field of a struct is an error; a missing map key is <no value>', () => {
+    const data = goStruct({ Name: 'x', Labels: { a: 'b' } });
+    expect(renderTemplate('{{.Name}} {{.Labels.a}} {{.Labels.zz}}', data)).toBe('x b <no value>');
+    expect(() => renderTemplate('{{.Nope}}', data)).toThrow(/can't evaluate field Nope/);
+    // Struct fields are exact, as in Go: no case-insensitive fallback.
+    expect(() => renderTemplate('{{.name}}', data)).toThrow(/can't evaluate field name/);
+    expect(JSON.parse(renderTemplate('{{json .}}', data))).toEqual({ Name: 'x', Labels: { a: 'b' } });
   });
 });

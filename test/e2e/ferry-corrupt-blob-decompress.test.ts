@@ -1,25 +1,10 @@
-// PENDING (kept out of the suite: rename to .test.ts once fixed).
-// Bug in the copy engine (packages/oci/src/copy/copy.ts, blob pipeline when the destination
-// wants layers decompressed, or layer/compression.ts), not in the ferry command layer.
-//
-// Input:    an OCI layout whose gzip layer blob was corrupted on disk (same size, byte 30
-//           flipped, so the deflate stream breaks early), copied to a destination that stores layers uncompressed:
-//           ferry copy oci:DIR:latest docker-archive:FILE:a:1   (also --dest-decompress dir:, and
-//           any recompression: --dest-compress-format zstd oci:OUT:z)
-// Expected: exit 1 and one message that names the blob and the source, as for oci:/docker://
-//           destinations: `blob sha256:… of oci:DIR:latest: content has digest sha256:…`
-//           (the digest check must win, or a decompression failure must be wrapped with the blob
-//           digest and the source), and no archive left at FILE.
-// Actual:   exit 1 with `Error: gzip decompression: invalid code -- missing end-of-block`: the
-//           message names neither the blob nor the image (the gunzip error escapes unwrapped
-//           before the DigestVerifier on the compressed bytes reports the mismatch).
-// Fix idea: wrap every per-blob pipeline failure as `blob <digest> of <source>: <cause>`, and
-//           prefer the DIGEST_MISMATCH verdict when the compressed stream's digest is wrong.
+// A blob corrupted early fails in the decompressor before its digest is known: the error must
+// still name the blob and the image, and say it is a digest mismatch.
 import { readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { type FixtureImage, makeImage } from '../../support/images.js';
-import { assertBuilt, corruptFile, ferry, makeSandbox, type Sandbox } from '../ferry-cli.js';
+import { type FixtureImage, makeImage } from '../support/images.js';
+import { assertBuilt, corruptFile, ferry, makeSandbox, type Sandbox } from './ferry-cli.js';
 
 let sb: Sandbox;
 let img: FixtureImage;
