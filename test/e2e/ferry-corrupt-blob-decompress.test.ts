@@ -14,7 +14,9 @@ beforeAll(async () => {
   await assertBuilt();
   sb = await makeSandbox('ferry-e2e-pending-');
   img = await makeImage(sb.path('corrupt'), {});
-  const manifest = JSON.parse(await readFile(join(img.layoutDir, 'blobs/sha256', img.digest.slice(7)), 'utf8')) as {
+  const manifest = JSON.parse(
+    await readFile(join(img.layoutDir, 'blobs/sha256', img.digest.slice(7)), 'utf8'),
+  ) as {
     layers: Array<{ digest: string }>;
   };
   victim = manifest.layers[0]!.digest;

@@ -4,7 +4,11 @@ import { createProgressRenderer } from '../src/render/progress.js';
 
 function sink(columns = 100) {
   let text = '';
-  const stream = { columns, write: (s: string) => ((text += s), true) } as unknown as NodeJS.WriteStream;
+  const write = (s: string): boolean => {
+    text += s;
+    return true;
+  };
+  const stream = { columns, write } as unknown as NodeJS.WriteStream;
   return { stream, text: () => text };
 }
 
@@ -61,18 +65,25 @@ describe('copy progress rendering', () => {
   it('draws bars on a TTY and ends with skopeo final lines', () => {
     const s = sink();
     let t = 0;
-    const r = createProgressRenderer({ stream: s.stream, quiet: false, tty: true, now: () => (t += 500) });
+    const now = (): number => {
+      t += 500;
+      return t;
+    };
+    const r = createProgressRenderer({ stream: s.stream, quiet: false, tty: true, now });
     feed(r);
     const out = s.text();
     expect(out).toMatch(/Copying blob aaaaaaaaaaaa \[=+>? *\] 1\.0KiB \/ 2\.0KiB \| [\d.]+(b|KiB)\/s/);
     // Replay the cursor movements to get the final screen.
     const screen: string[] = [];
     let row = 0;
-    for (const part of out.split(/(\x1b\[\d+A|\r\x1b\[2K|\n)/)) {
-      const up = /^\x1b\[(\d+)A$/.exec(part);
+    const ESC = String.fromCharCode(27);
+    const controls = new RegExp(`(${ESC}\\[\\d+A|\\r${ESC}\\[2K|\\n)`);
+    const cursorUp = new RegExp(`^${ESC}\\[(\\d+)A$`);
+    for (const part of out.split(controls)) {
+      const up = cursorUp.exec(part);
       if (up) row -= Number(up[1]);
       else if (part === '\n') row++;
-      else if (part === '\r\x1b[2K') screen[row] = '';
+      else if (part === `\r${ESC}[2K`) screen[row] = '';
       else if (part) screen[row] = (screen[row] ?? '') + part;
     }
     expect(screen.filter((l) => l !== '')).toEqual([
