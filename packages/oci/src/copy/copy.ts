@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
 import { asSkiffError, isSkiffError, SkiffError } from '../errors.js';
 import { readSmallBlob } from '../image/read-blob.js';

@@ -196,7 +196,7 @@ describe('copyImage', () => {
     const victim = m.layers[1]!;
     const path = join(img.layoutDir, 'blobs', 'sha256', victim.digest.slice(7));
     const bytes = await readFile(path);
-    bytes[bytes.length - 1] ^= 0xff;
+    bytes[bytes.length - 1] = (bytes.at(-1) ?? 0) ^ 0xff;
     await writeFile(path, bytes);
     const dest = `docker://${registry.host}/engine/corrupt:1`;
     await expect(

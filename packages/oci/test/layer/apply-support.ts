@@ -36,7 +36,8 @@ export function rawTar(entries: RawEntry[]): Readable {
     if (e.linkname !== undefined) header.linkname = e.linkname;
     if (e.devmajor !== undefined) header.devmajor = e.devmajor;
     if (e.devminor !== undefined) header.devminor = e.devminor;
-    if (e.pax) header.pax = e.pax;
+    // tar-stream writes PAX records from `pax`, which its type declarations do not list.
+    if (e.pax) (header as typeof header & { pax?: Record<string, string> }).pax = e.pax;
     pack.entry(header, type === 'file' ? (e.content ?? '') : undefined);
   }
   pack.finalize();
