@@ -130,6 +130,8 @@ class CopyRun {
     this.signal = options.signal
       ? AbortSignal.any([options.signal, this.controller.signal])
       : this.controller.signal;
+    // Every request and stream of the copy listens on this one signal: many listeners are expected.
+    setMaxListeners(0, this.signal);
   }
 
   async run(): Promise<CopyResult> {
