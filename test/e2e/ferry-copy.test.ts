@@ -647,7 +647,6 @@ describe('ferry copy output and failures', () => {
       failNext = 1;
       failed = 0;
       const out = sb.path('r1');
-      const started = Date.now();
       await ok(
         ferry(sb, [
           'copy',
@@ -664,7 +663,6 @@ describe('ferry copy output and failures', () => {
         proxy.seen.filter((r) => r.startsWith('GET') && r.includes('/manifests/1')).length,
       ).toBeGreaterThanOrEqual(3);
       expect((await layoutIndex(out))[0]!.digest).toBe(single.digest);
-      expect(Date.now() - started).toBeLessThan(30_000);
     } finally {
       await proxy.stop();
     }

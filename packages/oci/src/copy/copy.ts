@@ -345,7 +345,7 @@ class CopyRun {
     }
     const desc = await this.destination.putBlob(
       Readable.from([raw]),
-      { digest: d.digest as Digest, sizeBytes: d.size, mediaType, isConfig: true },
+      { digest: d.digest as Digest, sizeBytes: d.size, mediaType, isConfig: true, verified: true },
       this.signal,
     );
     this.stats.blobsCopied++;
@@ -421,7 +421,7 @@ class CopyRun {
     let written: Descriptor;
     try {
       const info = unchanged
-        ? { digest: src.digest as Digest, sizeBytes: src.size, mediaType: layer.mediaType }
+        ? { digest: src.digest as Digest, sizeBytes: src.size, mediaType: layer.mediaType, verified: true }
         : { sizeBytes: -1, mediaType: layer.mediaType };
       written = await this.destination.putBlob(last, info, this.signal);
     } catch (err) {

@@ -67,6 +67,12 @@ export interface VerifyOptions {
   what?: string;
   /** Extra algorithm to compute alongside (e.g. sha256 of the uncompressed stream elsewhere). */
   algorithm?: DigestAlgorithm;
+  /**
+   * false: only count and check the size, and report `digest` as given. For a stream whose
+   * digest is already being checked upstream (the copy engine's verifier): hashing it twice
+   * costs a core on large copies.
+   */
+  hash?: boolean;
 }
 
 /**
@@ -76,7 +82,7 @@ export interface VerifyOptions {
  */
 export class DigestVerifier extends Transform {
   readonly algorithm: DigestAlgorithm;
-  private readonly hash: Hash;
+  private readonly hash: Hash | undefined;
   private readonly expected: VerifyOptions;
   private count = 0;
   private result: Digest | undefined;
@@ -85,7 +91,10 @@ export class DigestVerifier extends Transform {
     super();
     this.expected = options;
     this.algorithm = options.digest ? parseDigest(options.digest).algorithm : (options.algorithm ?? 'sha256');
-    this.hash = createHash(this.algorithm);
+    if (options.hash === false && !options.digest) {
+      throw new SkiffError('INTERNAL', 'DigestVerifier: hash: false needs the expected digest');
+    }
+    this.hash = options.hash === false ? undefined : createHash(this.algorithm);
   }
 
   get bytes(): number {
@@ -110,12 +119,14 @@ export class DigestVerifier extends Transform {
       );
       return;
     }
-    this.hash.update(chunk);
+    this.hash?.update(chunk);
     cb(null, chunk);
   }
 
   override _flush(cb: TransformCallback): void {
-    this.result = `${this.algorithm}:${this.hash.digest('hex')}`;
+    this.result = this.hash
+      ? `${this.algorithm}:${this.hash.digest('hex')}`
+      : (this.expected.digest as Digest);
     const what = this.expected.what ?? 'blob';
     const size = this.expected.sizeBytes;
     if (size !== undefined && size >= 0 && this.count !== size) {

@@ -125,6 +125,7 @@ class DirDestination implements ImageDestination {
       sizeBytes: info.sizeBytes,
       what,
       ...(signal ? { signal } : {}),
+      ...(info.verified ? { verified: true } : {}),
     });
     try {
       await fs.rename(tmp, blobFile(this.staging, digest));

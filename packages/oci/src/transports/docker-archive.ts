@@ -359,6 +359,7 @@ class DockerArchiveDestination implements ImageDestination {
       sizeBytes: info.sizeBytes,
       what,
       ...(signal ? { signal } : {}),
+      ...(info.verified ? { verified: true } : {}),
     });
     try {
       const existing = this.written.get(digest);

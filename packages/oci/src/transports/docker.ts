@@ -200,6 +200,8 @@ class DockerSource implements ImageSource {
     return this.tryEach(
       (client, source) =>
         client.getBlob(source.ref.path, descriptor.digest as Digest, {
+          // ImageSource.getBlob's callers verify (see types.ts): hashing here too would double it.
+          verify: false,
           sizeBytes: descriptor.size,
           ...(signal ? { signal } : {}),
         }),
@@ -255,7 +257,7 @@ class DockerDestination implements ImageDestination, BlobMounter {
       this.repo,
       stream,
       { ...(info.digest !== undefined ? { digest: info.digest } : {}), sizeBytes: info.sizeBytes },
-      signal ? { signal } : {},
+      { ...(signal ? { signal } : {}), ...(info.verified ? { verified: true } : {}) },
     );
     return { mediaType: info.mediaType, digest: result.digest, size: result.sizeBytes };
   }

@@ -55,12 +55,13 @@ export async function writeFileAtomic(target: string, data: Buffer | string): Pr
 export async function writeStreamVerified(
   stream: Readable,
   tmp: string,
-  options: { digest?: Digest; sizeBytes?: number; what: string; signal?: AbortSignal },
+  options: { digest?: Digest; sizeBytes?: number; what: string; signal?: AbortSignal; verified?: boolean },
 ): Promise<{ digest: Digest; sizeBytes: number }> {
   const verifier = new DigestVerifier({
     ...(options.digest ? { digest: options.digest } : {}),
     sizeBytes: options.sizeBytes ?? -1,
     what: options.what,
+    ...(options.verified && options.digest ? { hash: false } : {}),
   });
   const fh = await fs.open(tmp, 'wx', 0o644);
   try {

@@ -324,6 +324,7 @@ export class OciLayoutDestination implements ImageDestination {
       sizeBytes: info.sizeBytes,
       what,
       ...(signal ? { signal } : {}),
+      ...(info.verified ? { verified: true } : {}),
     });
     const final = blobPath(this.target.dir, digest);
     const present = await exists(final);

@@ -67,7 +67,11 @@ export interface ImageSource {
    * digest. Bytes are returned exactly as stored; callers parse with `parseManifest`.
    */
   getManifest(instanceDigest?: Digest, signal?: AbortSignal): Promise<RawManifest>;
-  /** Open a blob for reading. The caller consumes or destroys the stream. */
+  /**
+   * Open a blob for reading: the bytes as stored, not verified here — the caller checks digest
+   * and size while they stream (the copy engine, readSmallBlob and validateImage all do).
+   * The caller consumes or destroys the stream.
+   */
   getBlob(descriptor: Descriptor, signal?: AbortSignal): Promise<BlobStream>;
   /** Tags the reference's repository holds, where the transport has a notion of it. */
   readonly repoTags?: () => Promise<string[]>;
@@ -95,6 +99,11 @@ export interface PutBlobInfo {
   mediaType: string;
   /** Whether this blob is the image config (docker-archive writes it apart). */
   isConfig?: boolean;
+  /**
+   * The caller checks `digest` and `sizeBytes` upstream and fails the stream on a mismatch, so
+   * the destination need not hash the bytes again (it still must not keep a failed stream).
+   */
+  verified?: boolean;
 }
 
 export interface ImageDestination {

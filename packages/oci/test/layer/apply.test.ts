@@ -192,19 +192,18 @@ describe('applyLayer', () => {
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(48 << 20);
   });
 
-  it('unpacks 20,000 small files with fsync in reasonable time', async () => {
+  // Timing belongs in `npm run bench`; this checks that a many-files layer lands whole.
+  it('unpacks 20,000 small files', async () => {
     const entries: RawEntry[] = [];
     for (let d = 0; d < 100; d++) {
       entries.push({ name: `d${d}/`, type: 'directory' });
       for (let f = 0; f < 200; f++) entries.push({ name: `d${d}/f${f}`, content: `file ${d}/${f}\n` });
     }
     const buf = await rawTarBuffer(entries);
-    const t0 = performance.now();
     const stats = await applyLayer(target, Readable.from([buf]));
-    const ms = performance.now() - t0;
     expect(stats.files).toBe(20000);
-    expect(ms).toBeLessThan(20000);
-    console.info(`applied 20,000 files in ${Math.round(ms)} ms`);
+    expect(fs.readdirSync(join(target, 'd99'))).toHaveLength(200);
+    expect(fs.readFileSync(join(target, 'd42', 'f199'), 'utf8')).toBe('file 42/199\n');
   });
 });
 
