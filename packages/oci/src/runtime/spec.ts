@@ -10,12 +10,12 @@ import type { ImageConfig } from '../spec/schemas.js';
 import {
   ALL_CAPABILITIES,
   type MountSpec,
+  parseCapability,
+  parseUserSpec,
   type RlimitName,
   type RlimitValue,
   rlimitLess,
   type Ulimit,
-  parseCapability,
-  parseUserSpec,
 } from './options.js';
 import { convertSeccompProfile, type LinuxSeccomp, type SeccompProfile } from './seccomp.js';
 
@@ -243,7 +243,8 @@ export function parsePasswd(text: string | undefined): PasswdEntry[] {
     const f = line.split(':');
     const uid = Number(f[2]);
     const gid = Number(f[3]);
-    if (f.length < 4 || !Number.isInteger(uid) || !Number.isInteger(gid) || f[2] === '' || f[3] === '') continue;
+    if (f.length < 4 || !Number.isInteger(uid) || !Number.isInteger(gid) || f[2] === '' || f[3] === '')
+      continue;
     out.push({ name: f[0] ?? '', uid, gid, home: f[5] || '/' });
   }
   return out;
@@ -256,7 +257,14 @@ export function parseGroup(text: string | undefined): GroupEntry[] {
     const f = line.split(':');
     const gid = Number(f[2]);
     if (f.length < 3 || f[2] === '' || !Number.isInteger(gid)) continue;
-    out.push({ name: f[0] ?? '', gid, members: (f[3] ?? '').split(',').map((m) => m.trim()).filter(Boolean) });
+    out.push({
+      name: f[0] ?? '',
+      gid,
+      members: (f[3] ?? '')
+        .split(',')
+        .map((m) => m.trim())
+        .filter(Boolean),
+    });
   }
   return out;
 }
@@ -290,7 +298,9 @@ export function resolveUser(
   else {
     entry = users.find((u) => u.name === spec.user);
     if (!entry)
-      throw invalid(`${flag} ${userSpec}: unable to find user ${spec.user}: no matching entries in passwd file`);
+      throw invalid(
+        `${flag} ${userSpec}: unable to find user ${spec.user}: no matching entries in passwd file`,
+      );
   }
   const uid = isNumeric(spec.user) ? Number(spec.user) : (entry?.uid ?? 0);
   let gid = entry?.gid ?? 0;
@@ -299,7 +309,10 @@ export function resolveUser(
     if (isNumeric(spec.group)) gid = Number(spec.group);
     else {
       const g = groups.find((x) => x.name === spec.group);
-      if (!g) throw invalid(`${flag} ${userSpec}: unable to find group ${spec.group}: no matching entries in group file`);
+      if (!g)
+        throw invalid(
+          `${flag} ${userSpec}: unable to find group ${spec.group}: no matching entries in group file`,
+        );
       gid = g.gid;
     }
   } else if (entry) {
@@ -331,7 +344,10 @@ export function resolveArgs(image: ImageConfig, command?: string[], entrypoint?:
   const cmd = command?.length ? command : entrypoint !== undefined ? [] : (cfg.Cmd ?? []);
   const args = [...ep, ...cmd];
   if (args.length === 0)
-    throw invalid('no command or entrypoint provided, and no CMD or ENTRYPOINT from image', 'give a command after the image name');
+    throw invalid(
+      'no command or entrypoint provided, and no CMD or ENTRYPOINT from image',
+      'give a command after the image name',
+    );
   return args;
 }
 
@@ -355,7 +371,9 @@ export function mergeEnv(...lists: ReadonlyArray<readonly string[] | null | unde
 }
 
 /** The capability set: defaults (or all with --privileged), then --cap-drop, then --cap-add. */
-export function resolveCapabilities(options: Pick<RunSpecOptions, 'capAdd' | 'capDrop' | 'privileged'>): string[] {
+export function resolveCapabilities(
+  options: Pick<RunSpecOptions, 'capAdd' | 'capDrop' | 'privileged'>,
+): string[] {
   const add = (options.capAdd ?? []).map((c) => parseCapability(c, '--cap-add'));
   const drop = (options.capDrop ?? []).map((c) => parseCapability(c, '--cap-drop'));
   let caps = options.privileged ? [...ALL_CAPABILITIES] : [...DEFAULT_CAPABILITIES];
@@ -395,7 +413,11 @@ export function resolveRlimits(ulimits: readonly Ulimit[] = [], host: HostFacts[
         `use --ulimit ${u.name}=${shown(rlimitLess(h, u.soft) ? h : u.soft)}:${shown(h)} or lower`,
       );
     }
-    out.set(u.name, { type: `RLIMIT_${u.name.toUpperCase()}`, hard: toRlimit(u.hard), soft: toRlimit(u.soft) });
+    out.set(u.name, {
+      type: `RLIMIT_${u.name.toUpperCase()}`,
+      hard: toRlimit(u.hard),
+      soft: toRlimit(u.soft),
+    });
   }
   return [...out.values()];
 }
@@ -404,7 +426,12 @@ function depth(p: string): number {
   return p === '/' ? 0 : p.split('/').length - 1;
 }
 
-function tmpfsOptions(m: { readOnly?: boolean; sizeBytes?: number; mode?: number; flags?: string[] }): string[] {
+function tmpfsOptions(m: {
+  readOnly?: boolean;
+  sizeBytes?: number;
+  mode?: number;
+  flags?: string[];
+}): string[] {
   const flags = m.flags ?? [];
   const opts = [m.readOnly ? 'ro' : 'rw', 'rprivate'];
   const pick = (on: string, off: string) => (flags.includes(off) ? off : on);
@@ -417,12 +444,16 @@ function tmpfsOptions(m: { readOnly?: boolean; sizeBytes?: number; mode?: number
 }
 
 function userMount(m: MountSpec): SpecMount {
-  if (m.type === 'tmpfs') return { destination: m.target, type: 'tmpfs', source: 'tmpfs', options: tmpfsOptions(m) };
+  if (m.type === 'tmpfs')
+    return { destination: m.target, type: 'tmpfs', source: 'tmpfs', options: tmpfsOptions(m) };
   let source: string;
   if (m.type === 'bind') source = m.source;
   else {
     if (!m.hostPath)
-      throw new SkiffError('INTERNAL', `volume ${m.name ?? '(anonymous)'} at ${m.target} has no host path resolved`);
+      throw new SkiffError(
+        'INTERNAL',
+        `volume ${m.name ?? '(anonymous)'} at ${m.target} has no host path resolved`,
+      );
     source = m.hostPath;
   }
   const opts = [m.type === 'bind' && m.nonRecursive ? 'bind' : 'rbind'];
@@ -459,9 +490,19 @@ function defaultMounts(o: RunSpecOptions): SpecMount[] {
   const sysRo = o.privileged ? [] : ['ro'];
   if (o.rootless && netHost) {
     // sysfs cannot be mounted from a user namespace that does not own the network namespace.
-    mounts.push({ destination: '/sys', type: 'bind', source: '/sys', options: ['rbind', 'nosuid', 'noexec', 'nodev', ...sysRo] });
+    mounts.push({
+      destination: '/sys',
+      type: 'bind',
+      source: '/sys',
+      options: ['rbind', 'nosuid', 'noexec', 'nodev', ...sysRo],
+    });
   } else {
-    mounts.push({ destination: '/sys', type: 'sysfs', source: 'sysfs', options: ['nosuid', 'noexec', 'nodev', ...sysRo] });
+    mounts.push({
+      destination: '/sys',
+      type: 'sysfs',
+      source: 'sysfs',
+      options: ['nosuid', 'noexec', 'nodev', ...sysRo],
+    });
   }
   if (o.rootless) {
     mounts.push({
@@ -480,7 +521,12 @@ function defaultMounts(o: RunSpecOptions): SpecMount[] {
   }
   if (o.readOnly && o.readOnlyTmpfs !== false) {
     for (const d of ['/tmp', '/var/tmp', '/run'])
-      mounts.push({ destination: d, type: 'tmpfs', source: 'tmpfs', options: ['rw', 'rprivate', 'nosuid', 'nodev', 'tmpcopyup'] });
+      mounts.push({
+        destination: d,
+        type: 'tmpfs',
+        source: 'tmpfs',
+        options: ['rw', 'rprivate', 'nosuid', 'nodev', 'tmpcopyup'],
+      });
   }
   const etc = o.etcFiles ?? {};
   const etcMounts: Array<[string, string | undefined]> = [
@@ -527,7 +573,7 @@ export function generateRuntimeSpec(input: RuntimeSpecInput): RuntimeSpec {
   if (o.initPath) args = [INIT_PATH_IN_CONTAINER, '--', ...args];
   const cwd = o.workdir || cfg.WorkingDir || '/';
   if (!cwd.startsWith('/')) throw invalid(`--workdir ${cwd}: must be an absolute path`);
-  const userFlag = o.user !== undefined ? '--user' : 'the image\'s User';
+  const userFlag = o.user !== undefined ? '--user' : "the image's User";
   const user = resolveUser(o.user ?? cfg.User, input.passwd, input.group, o.groupAdd ?? [], userFlag);
   const netHost = o.network === 'host';
   const uts: NamespaceMode = o.uts ?? (netHost && o.hostname === undefined ? 'host' : 'private');
@@ -549,7 +595,12 @@ export function generateRuntimeSpec(input: RuntimeSpecInput): RuntimeSpec {
 
   const process: RuntimeSpec['process'] = {
     terminal: o.terminal ?? false,
-    user: { uid: user.uid, gid: user.gid, umask: 0o022, ...(user.additionalGids.length ? { additionalGids: user.additionalGids } : {}) },
+    user: {
+      uid: user.uid,
+      gid: user.gid,
+      umask: 0o022,
+      ...(user.additionalGids.length ? { additionalGids: user.additionalGids } : {}),
+    },
     args,
     env,
     cwd,
@@ -605,7 +656,12 @@ export function generateRuntimeSpec(input: RuntimeSpecInput): RuntimeSpec {
   if (Object.keys(resources).length) linux.resources = resources;
   if (o.cgroupsPath) linux.cgroupsPath = o.cgroupsPath;
   if (!o.privileged) {
-    if (o.seccomp) linux.seccomp = convertSeccompProfile(o.seccomp, { arch: host.arch, capabilities: caps, ...(host.kernelVersion ? { kernelVersion: host.kernelVersion } : {}) });
+    if (o.seccomp)
+      linux.seccomp = convertSeccompProfile(o.seccomp, {
+        arch: host.arch,
+        capabilities: caps,
+        ...(host.kernelVersion ? { kernelVersion: host.kernelVersion } : {}),
+      });
     linux.maskedPaths = [...DEFAULT_MASKED_PATHS];
     linux.readonlyPaths = [...DEFAULT_READONLY_PATHS];
   }

@@ -72,14 +72,16 @@ describe('--volume', () => {
 
 describe('--mount', () => {
   it('parses bind, volume and tmpfs mounts', () => {
-    expect(parseMountFlag('type=bind,source=/s,target=/t,ro,bind-propagation=rslave,relabel=shared')).toEqual({
-      type: 'bind',
-      source: '/s',
-      target: '/t',
-      readOnly: true,
-      propagation: 'rslave',
-      relabel: 'shared',
-    });
+    expect(parseMountFlag('type=bind,source=/s,target=/t,ro,bind-propagation=rslave,relabel=shared')).toEqual(
+      {
+        type: 'bind',
+        source: '/s',
+        target: '/t',
+        readOnly: true,
+        propagation: 'rslave',
+        relabel: 'shared',
+      },
+    );
     expect(parseMountFlag('type=bind,src=/s,dst=/t,readonly=false,U=true,bind-nonrecursive')).toEqual({
       type: 'bind',
       source: '/s',
