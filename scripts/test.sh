@@ -10,4 +10,13 @@ echo "test: typecheck"
 npx turbo run typecheck --output-logs=errors-only
 npx tsc -p tsconfig.json
 echo "test: vitest"
-npx vitest run "$@"
+report="$(mktemp -d)/vitest.json"
+status=0
+npx vitest run --reporter=default --reporter=json --outputFile.json="$report" "$@" || status=$?
+# One plain closing line for CI: "Tests: N passed, N failed[, N skipped]".
+node -e '
+  const r = JSON.parse(require("fs").readFileSync(process.argv[1], "utf8"));
+  const skipped = r.numPendingTests + r.numTodoTests;
+  console.log(`Tests: ${r.numPassedTests} passed, ${r.numFailedTests} failed` + (skipped ? `, ${skipped} skipped` : ""));
+' "$report" || true
+exit $status
