@@ -36,6 +36,10 @@ export type ErrorCode =
   /** The local store refuses: an image used by a container, a store opened with another driver. */
   | 'IN_USE'
   | 'STORAGE'
+  /** The OCI runtime (runc, crun) or the monitor (conmon) is missing, unusable or failed. */
+  | 'RUNTIME'
+  /** Rootless setup is missing: no /etc/subuid range, no newuidmap, no user namespaces. */
+  | 'ROOTLESS'
   | 'ABORTED'
   | 'INTERNAL';
 
