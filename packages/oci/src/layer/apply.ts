@@ -25,7 +25,6 @@
 import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { type Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -100,7 +99,8 @@ class Hasher extends Transform {
  * latin1-encoded (byte-preserving), under `RAW_XATTR_KEY + NAME` on `header.pax`.
  */
 const RAW_XATTR_KEY = '\u0000skiff.raw-xattr.';
-const paxHeaders = createRequire(import.meta.url)('tar-stream/headers.js') as {
+// A static import (not createRequire) so that bundlers patch the very module tar-stream uses.
+const paxHeaders = tarStreamHeaders as {
   decodePax: (buf: Buffer) => Record<string, string>;
   skiffRawXattrs?: true;
 };
@@ -618,6 +618,8 @@ for line in sys.stdin:
     except OSError as e:
         print("cannot set xattr %s on %s: %s" % (n, p, e.strerror))
 `;
+
+import tarStreamHeaders from 'tar-stream/headers.js';
 
 let cachedTool: 'setfattr' | 'python' | 'none' | undefined;
 function xattrTool(): 'setfattr' | 'python' | 'none' {
