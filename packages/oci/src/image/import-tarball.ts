@@ -45,14 +45,12 @@ function keyValues(value: string, instruction: string): Array<[string, string]> 
   const out: Array<[string, string]> = [];
   const re = /([^\s=]+)=("(?:[^"\\]|\\.)*"|'[^']*'|\S*)/g;
   let m: RegExpExecArray | null;
-  let consumed = '';
   // biome-ignore lint/suspicious/noAssignInExpressions: regex scan
   while ((m = re.exec(v)) !== null) {
     let val = m[2]!;
     if (val.startsWith('"')) val = JSON.parse(val) as string;
     else if (val.startsWith("'")) val = val.slice(1, -1);
     out.push([m[1]!, val]);
-    consumed += m[0];
   }
   if (out.length === 0) {
     throw new SkiffError('INVALID_ARGUMENT', `invalid change "${instruction} ${value}": expected KEY=VALUE`);
@@ -149,14 +147,21 @@ export async function importTarball(
   options: ImportTarballOptions = {},
 ): Promise<ImageInfo> {
   const { compression, stream } = await peekCompression(input);
-  const plain = compression === 'none' ? stream.pipe(new PassThrough()) : stream.pipe(decompressStream(compression));
+  const plain =
+    compression === 'none' ? stream.pipe(new PassThrough()) : stream.pipe(decompressStream(compression));
   stream.on('error', (err) => plain.destroy(err));
   const blob = await store.putBlob(plain, {
     mediaType: MediaType.ociLayer,
     ...(options.signal ? { signal: options.signal } : {}),
   });
   const diffId = blob.digest;
-  await store.applyLayer(undefined, diffId, blob.digest, () => store.getBlob(blob.digest).stream, options.signal);
+  await store.applyLayer(
+    undefined,
+    diffId,
+    blob.digest,
+    () => store.getBlob(blob.digest).stream,
+    options.signal,
+  );
   const host = hostPlatform();
   const created = new Date().toISOString();
   const containerConfig = applyConfigChanges({}, options.changes ?? []);

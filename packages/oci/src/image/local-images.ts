@@ -80,7 +80,10 @@ export function requireLocalImage(store: Store, nameOrId: string): ImageInfo {
 export function normalizeLocalName(name: string): string {
   const ref = parseReference(isShortName(name) ? `localhost/${name}` : name);
   if (ref.digest !== undefined) {
-    throw new SkiffError('INVALID_REFERENCE', `invalid image name "${name}": a local name cannot have a digest`);
+    throw new SkiffError(
+      'INVALID_REFERENCE',
+      `invalid image name "${name}": a local name cannot have a digest`,
+    );
   }
   return withDefaultTag(ref).toString();
 }
@@ -205,7 +208,10 @@ export function parseImageFilters(values: readonly string[]): (all: ImageSummary
       case 'dangling':
         for (const v of vals) {
           if (v !== 'true' && v !== 'false')
-            throw new SkiffError('INVALID_ARGUMENT', `invalid image filter "dangling=${v}": expected true or false`);
+            throw new SkiffError(
+              'INVALID_ARGUMENT',
+              `invalid image filter "dangling=${v}": expected true or false`,
+            );
           tests.push((s) => s.dangling === (v === 'true'));
         }
         break;
@@ -373,4 +379,16 @@ export function imageHistory(image: ImageInfo, layerSize: (index: number) => num
     entries[0].tags = [...image.names];
   }
   return entries;
+}
+
+/** The stored name of `image` that the user's `input` stands for (exact, normalised, or short), if any. */
+export function storedNameFor(image: ImageInfo, input: string): string | undefined {
+  if (image.names.includes(input)) return input;
+  if (/^(sha256:)?[a-f0-9]{3,64}$/.test(input)) return undefined;
+  try {
+    const full = withDefaultTag(parseReference(input)).toString();
+    if (image.names.includes(full)) return full;
+  } catch {}
+  const withTag = /:[^/]*$/.test(input) ? input : `${input}:latest`;
+  return image.names.find((n) => n.endsWith(`/${withTag}`));
 }

@@ -52,7 +52,10 @@ const NEXT_CANDIDATE = new Set([
 ]);
 
 /** The candidates a pull of `name` tries (a `docker://` prefix is taken off; the name must be fully qualified then). */
-export function pullCandidates(name: string, options: Pick<TransportOptions, 'registriesConfPath'> = {}): ImageRef[] {
+export function pullCandidates(
+  name: string,
+  options: Pick<TransportOptions, 'registriesConfPath'> = {},
+): ImageRef[] {
   if (name.startsWith('docker://')) return [parseDockerReference(name.slice('docker:'.length)).ref];
   const conf = loadRegistriesConf(options.registriesConfPath ? { path: options.registriesConfPath } : {});
   return resolveShortName(name, conf).candidates;
@@ -112,7 +115,12 @@ async function reuseIfPresent(ref: ImageRef, options: PullOptions): Promise<Imag
         kind: 'config',
       });
     }
-    emit({ type: 'manifest', digest: image.manifestDigest, mediaType: image.manifestMediaType, instance: false });
+    emit({
+      type: 'manifest',
+      digest: image.manifestDigest,
+      mediaType: image.manifestMediaType,
+      instance: false,
+    });
     emit({ type: 'done', digest: image.manifestDigest });
     return store.getImage(image.id);
   } finally {
@@ -156,7 +164,10 @@ export async function pullImage(name: string, options: PullOptions): Promise<Pul
       if (options.allTags) {
         const bare = name.replace(/^docker:\/\//, '');
         if (bare.includes('@') || /:[^/]*$/.test(bare)) {
-          throw new SkiffError('INVALID_ARGUMENT', `${name}: --all-tags needs a name without a tag or digest`);
+          throw new SkiffError(
+            'INVALID_ARGUMENT',
+            `${name}: --all-tags needs a name without a tag or digest`,
+          );
         }
         const repo = parseDockerReference(`//${candidate.name}`);
         const tags = await listRepoTags(repo, options.transportOptions ?? {});
@@ -166,7 +177,12 @@ export async function pullImage(name: string, options: PullOptions): Promise<Pul
       }
       return [await pullOne(candidate, options)];
     } catch (err) {
-      if (options.signal?.aborted || !isSkiffError(err) || !NEXT_CANDIDATE.has(err.code) || candidates.length === 1) {
+      if (
+        options.signal?.aborted ||
+        !isSkiffError(err) ||
+        !NEXT_CANDIDATE.has(err.code) ||
+        candidates.length === 1
+      ) {
         throw err;
       }
       failures.push({ ref: candidate, err });
@@ -175,8 +191,5 @@ export async function pullImage(name: string, options: PullOptions): Promise<Pul
   const lines = failures.map(
     ({ ref, err }) => ` * docker://${ref}: ${err instanceof Error ? err.message : String(err)}`,
   );
-  throw new SkiffError(
-    'NOT_FOUND',
-    `${failures.length} errors occurred while pulling:\n${lines.join('\n')}`,
-  );
+  throw new SkiffError('NOT_FOUND', `${failures.length} errors occurred while pulling:\n${lines.join('\n')}`);
 }
