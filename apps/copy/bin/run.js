@@ -1,14 +1,23 @@
 #!/usr/bin/env node
-// undici's HTTP parser is WebAssembly: without this, V8 tiers it up in the background and the
-// process then waits ~80 ms at exit for that compile to finish. The baseline tier is plenty.
+import { readFileSync } from 'node:fs';
 import { setFlagsFromString } from 'node:v8';
 
+const argv = process.argv.slice(2);
+if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
+  // Answered before any module loads: scripts call --version to probe for the tool.
+  const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8'));
+  process.stdout.write(`ferry version ${version}\n`);
+  process.exit(0);
+}
+
+// undici's HTTP parser is WebAssembly: without this, V8 tiers it up in the background and the
+// process then waits ~80 ms at exit for that compile to finish. The baseline tier is plenty.
 setFlagsFromString('--liftoff-only');
 
 // The common commands run from a bundle without loading oclif's config (fast start-up); help,
 // unknown commands and everything else go through oclif (dist/main.js).
 const { runFast } = await import('../dist/bundle/entry.js');
-if (!(await runFast(process.argv.slice(2)))) {
+if (!(await runFast(argv))) {
   const { main } = await import('../dist/main.js');
   await main(new URL('../', import.meta.url));
 }
