@@ -38,6 +38,10 @@ export type ErrorCode =
   | 'STORAGE'
   /** The OCI runtime (runc, crun) or the monitor (conmon) is missing, unusable or failed. */
   | 'RUNTIME'
+  /** The container's command does not exist in its rootfs (runner exit 127). */
+  | 'COMMAND_NOT_FOUND'
+  /** The container's command exists but cannot be executed (runner exit 126). */
+  | 'COMMAND_NOT_EXECUTABLE'
   /** Rootless setup is missing: no /etc/subuid range, no newuidmap, no user namespaces. */
   | 'ROOTLESS'
   | 'ABORTED'

@@ -1,0 +1,771 @@
+/**
+ * Containers' lives on disk and under an OCI runtime: create (record, writable rootfs over the
+ * image's layers, config.json from the spec generator), start attached (`RUNTIME run` as a
+ * child of the caller, exit code propagated) or detached under conmon (which outlives the
+ * caller and records the exit code), observe the exit, clean up and remove.
+ *
+ * Layout: persistent STORE_ROOT/containers/ID/{diff,work,userdata/ctr.log} (vfs: rootfs/),
+ * volatile RUNROOT/containers/ID/ (the bundle: config.json, rootfs mount point, pid files,
+ * /etc/hosts, resolv.conf, hostname), RUNROOT/exits/ID (conmon's exit file),
+ * RUNROOT/runtime/NAME (the runtime's --root).
+ */
+
+import { type StdioOptions, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
+import { dirname, join } from 'node:path';
+import { SkiffError } from '../errors.js';
+import { parseDigest } from '../spec/digest.js';
+import { parseImageConfig } from '../spec/manifest.js';
+import type { ImageConfig } from '../spec/schemas.js';
+import type { StoreLocation } from '../storage/config.js';
+import { fsyncDirSync, mkdirs, processAlive } from '../storage/fs-util.js';
+import { inUserNamespace, type Store } from '../storage/store.js';
+import type { ContainerDb, ContainerRecord } from './containers.js';
+import type { OciRuntime } from './discovery.js';
+import { execFile, exitCodeOf, signalNumber } from './exec.js';
+import { checkCommandInRoot, findInitBinary, hostFacts, loadSeccompProfile, readFileInRoot } from './host.js';
+import { generateRuntimeSpec, type HostFacts, type RunSpecOptions, type RuntimeSpec } from './spec.js';
+
+export interface ContainerPaths {
+  /** Persistent per-container directory under the store root. */
+  dataDir: string;
+  upperDir: string;
+  workDir: string;
+  /** vfs: the container's own full copy of the image. */
+  vfsRootfs: string;
+  logFile: string;
+  /** The bundle (volatile, under the runroot). */
+  bundle: string;
+  configFile: string;
+  /** Where the rootfs is mounted (overlay) — the spec's root.path. */
+  rootfsMount: string;
+  pidFile: string;
+  conmonPidFile: string;
+  exitDir: string;
+  exitFile: string;
+  socketDir: string;
+}
+
+export function containerPaths(location: StoreLocation, id: string): ContainerPaths {
+  const dataDir = join(location.root, 'containers', id);
+  const bundle = join(location.runroot, 'containers', id);
+  const exitDir = join(location.runroot, 'exits');
+  return {
+    dataDir,
+    upperDir: join(dataDir, 'diff'),
+    workDir: join(dataDir, 'work'),
+    vfsRootfs: join(dataDir, 'rootfs'),
+    logFile: join(dataDir, 'userdata', 'ctr.log'),
+    bundle,
+    configFile: join(bundle, 'config.json'),
+    rootfsMount: join(bundle, 'rootfs'),
+    pidFile: join(bundle, 'pidfile'),
+    conmonPidFile: join(bundle, 'conmon.pid'),
+    exitDir,
+    exitFile: join(exitDir, id),
+    socketDir: join(location.runroot, 'socket'),
+  };
+}
+
+/** The runtime's state directory (its --root) for this store. */
+export function runtimeStateDir(location: StoreLocation, runtime: Pick<OciRuntime, 'name'>): string {
+  return join(location.runroot, 'runtime', runtime.name);
+}
+
+function runtimeArgs(location: StoreLocation, runtime: OciRuntime): string[] {
+  return ['--root', runtimeStateDir(location, runtime), ...runtime.flags];
+}
+
+function writeFileAtomic(file: string, data: string, mode = 0o644): void {
+  const tmp = `${file}.${process.pid}-${randomBytes(4).toString('hex')}.tmp`;
+  const fd = fs.openSync(tmp, 'w', mode);
+  try {
+    fs.writeSync(fd, data);
+    fs.fsyncSync(fd);
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(tmp, file);
+  fsyncDirSync(dirname(file));
+}
+
+function isMountPoint(path: string): boolean {
+  try {
+    const a = fs.statSync(path);
+    const b = fs.statSync(dirname(path));
+    return a.dev !== b.dev || a.ino === b.ino;
+  } catch {
+    return false;
+  }
+}
+
+async function run(cmd: string, args: string[], what: string, cwd?: string): Promise<void> {
+  const r = await execFile(cmd, args, { ...(cwd ? { cwd } : {}), timeoutMs: 60_000 });
+  if (r.status !== 0) {
+    throw new SkiffError(
+      'STORAGE',
+      `${what}: ${(r.error?.message ?? r.stderr.trim()) || `exit status ${r.status}`}`,
+    );
+  }
+}
+
+/**
+ * Make the container's writable root filesystem: overlay (image layers as lowerdirs, the
+ * container's diff as upperdir) mounted at the bundle's rootfs, or for vfs a full copy made
+ * once. Idempotent: an existing mount is kept. Returns the path for the spec's root.path.
+ */
+export async function mountContainerRootfs(
+  store: Store,
+  db: ContainerDb,
+  rec: Pick<ContainerRecord, 'id' | 'imageId'>,
+): Promise<string> {
+  const paths = containerPaths(store.location, rec.id);
+  const image = store.getImage(rec.imageId);
+  if (!image)
+    throw new SkiffError(
+      'NOT_FOUND',
+      `image ${rec.imageId} of container ${rec.id.slice(0, 12)} is not in the store`,
+    );
+  const layers = image.layers.map((c) => {
+    const l = store.getLayer(c);
+    if (!l) throw new SkiffError('STORAGE', `layer ${c} of image ${image.id.slice(0, 12)} is missing`);
+    return l;
+  });
+  if (store.location.driver === 'vfs') {
+    if (!fs.existsSync(paths.vfsRootfs)) {
+      const top = layers.at(-1);
+      mkdirs(paths.dataDir, 0o700);
+      const tmp = `${paths.vfsRootfs}.tmp-${process.pid}`;
+      fs.rmSync(tmp, { recursive: true, force: true });
+      if (top)
+        await run(
+          'cp',
+          ['-a', '--reflink=auto', top.path, tmp],
+          `copying image ${image.id.slice(0, 12)} for a container`,
+        );
+      else fs.mkdirSync(tmp, { mode: 0o755 });
+      fs.renameSync(tmp, paths.vfsRootfs);
+    }
+    return paths.vfsRootfs;
+  }
+  mkdirs(paths.upperDir, 0o755);
+  mkdirs(paths.workDir, 0o700);
+  mkdirs(paths.rootfsMount, 0o755);
+  if (isMountPoint(paths.rootfsMount)) return paths.rootfsMount;
+  const top = layers.at(-1);
+  let lower: string[];
+  let cwd: string | undefined;
+  if (!top) {
+    const empty = join(paths.dataDir, 'empty');
+    mkdirs(empty, 0o755);
+    lower = [empty];
+  } else {
+    // Relative lowerdirs from the layers directory keep the option string under one page.
+    cwd = dirname(dirname(top.path));
+    lower = layers.map((l) => `${parseDigest(l.chainId).hex}/diff`).reverse();
+  }
+  const opts = [
+    db.overlayXattrs() === 'user' ? 'userxattr' : undefined,
+    `lowerdir=${lower.join(':')}`,
+    `upperdir=${paths.upperDir}`,
+    `workdir=${paths.workDir}`,
+  ].filter(Boolean);
+  await run(
+    'mount',
+    ['-t', 'overlay', 'overlay', '-o', opts.join(','), paths.rootfsMount],
+    `cannot mount the rootfs of container ${rec.id.slice(0, 12)}`,
+    cwd,
+  );
+  return paths.rootfsMount;
+}
+
+/** Unmount the overlay rootfs (a no-op when not mounted, and for vfs). */
+export async function unmountContainerRootfs(location: StoreLocation, id: string): Promise<void> {
+  const p = containerPaths(location, id).rootfsMount;
+  if (!isMountPoint(p)) return;
+  await run('umount', [p], `cannot unmount the rootfs of container ${id.slice(0, 12)}`);
+}
+
+export interface CreateContainerOptions {
+  store: Store;
+  db: ContainerDb;
+  runtime: OciRuntime;
+  /** Image name or ID in the store. */
+  image: string;
+  name?: string;
+  /** Spec options (id, rootfs, etcFiles and initPath are filled in here). */
+  spec?: Omit<RunSpecOptions, 'id' | 'rootfs' | 'etcFiles' | 'initPath' | 'rootless'>;
+  /** --init: catatonit as PID 1. */
+  init?: boolean;
+  /** --security-opt seccomp=VALUE (`unconfined` or a file); default: the containers profile. */
+  seccomp?: string;
+  /** Caller facts (default: read from this process). */
+  host?: HostFacts;
+  /** Whatever the CLI wants kept with the container (its flags), as JSON. */
+  config?: unknown;
+}
+
+function etcHosts(hostname: string | undefined, name: string, network: RunSpecOptions['network']): string {
+  if (network === 'host') {
+    try {
+      return fs.readFileSync('/etc/hosts', 'utf8');
+    } catch {}
+  }
+  const lines = ['127.0.0.1\tlocalhost localhost.localdomain', '::1\tlocalhost localhost.localdomain'];
+  if (hostname) lines.push(`127.0.1.1\t${hostname} ${name}`);
+  return `${lines.join('\n')}\n`;
+}
+
+function resolvConf(): string {
+  try {
+    // A loopback resolver of the host is unreachable from another network namespace.
+    return fs
+      .readFileSync('/etc/resolv.conf', 'utf8')
+      .split('\n')
+      .filter((l) => !/^\s*nameserver\s+(127\.|::1)/.test(l))
+      .join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * Create a container: register it (unique name), build its rootfs, generate and write its
+ * config.json. Any failure undoes everything (no record, no mount, no directories).
+ */
+export async function createContainer(options: CreateContainerOptions): Promise<ContainerRecord> {
+  const { store, db, runtime } = options;
+  const image = store.getImage(options.image);
+  if (!image) {
+    throw new SkiffError('NOT_FOUND', `${options.image}: image not known`, {
+      hint: `pull it first: skiff pull ${options.image}`,
+    });
+  }
+  const imageConfig: ImageConfig = parseImageConfig(image.config, `image ${image.id.slice(0, 12)}`);
+  // Load everything that can fail on bad input before anything is written.
+  const seccomp = options.spec?.privileged ? undefined : loadSeccompProfile(options.seccomp);
+  const initPath = options.init ? findInitBinary() : undefined;
+  const host = options.host ?? hostFacts();
+  const id = randomBytes(32).toString('hex');
+  const paths = containerPaths(store.location, id);
+  const rec = db.create({
+    id,
+    ...(options.name !== undefined ? { name: options.name } : {}),
+    imageId: image.id,
+    ...(image.names.includes(options.image) ? { imageName: options.image } : {}),
+    ...(image.layers.length ? { layer: image.layers.at(-1) as string } : {}),
+    runtime: runtime.path,
+    bundle: paths.bundle,
+    config: options.config ?? null,
+  });
+  try {
+    mkdirs(paths.bundle, 0o700);
+    mkdirs(dirname(paths.logFile), 0o700);
+    const rootfs = await mountContainerRootfs(store, db, rec);
+    const specOptions: RunSpecOptions = {
+      ...(options.spec ?? {}),
+      id,
+      name: rec.name,
+      rootfs,
+      ...(seccomp ? { seccomp } : {}),
+      ...(initPath ? { initPath } : {}),
+      ...(inUserNamespace() ? { rootless: true } : {}),
+    };
+    // First pass: validate the options and learn the hostname before writing /etc files.
+    const passwd = readFileInRoot(rootfs, '/etc/passwd');
+    const group = readFileInRoot(rootfs, '/etc/group');
+    const draft = generateRuntimeSpec({ image: imageConfig, passwd, group, host, options: specOptions });
+    const etc = {
+      hosts: join(paths.bundle, 'hosts'),
+      resolvConf: join(paths.bundle, 'resolv.conf'),
+      hostname: join(paths.bundle, 'hostname'),
+    };
+    writeFileAtomic(etc.hosts, etcHosts(draft.hostname, rec.name, specOptions.network));
+    writeFileAtomic(etc.resolvConf, resolvConf());
+    writeFileAtomic(etc.hostname, `${draft.hostname ?? ''}\n`);
+    const spec: RuntimeSpec = generateRuntimeSpec({
+      image: imageConfig,
+      passwd,
+      group,
+      host,
+      options: { ...specOptions, etcFiles: etc },
+    });
+    const cmd = options.init ? spec.process.args[2] : spec.process.args[0];
+    if (cmd !== undefined) checkCommandInRoot(rootfs, cmd, spec.process.env, spec.process.cwd);
+    writeFileAtomic(paths.configFile, JSON.stringify(spec, null, 2), 0o600);
+    return rec;
+  } catch (err) {
+    await destroyContainerFiles(store.location, id).catch(() => {});
+    db.remove(id);
+    throw err;
+  }
+}
+
+async function destroyContainerFiles(location: StoreLocation, id: string): Promise<void> {
+  const paths = containerPaths(location, id);
+  await unmountContainerRootfs(location, id);
+  fs.rmSync(paths.bundle, { recursive: true, force: true });
+  fs.rmSync(paths.dataDir, { recursive: true, force: true });
+  fs.rmSync(paths.exitFile, { force: true });
+}
+
+function readSpec(location: StoreLocation, id: string): RuntimeSpec {
+  return JSON.parse(fs.readFileSync(containerPaths(location, id).configFile, 'utf8')) as RuntimeSpec;
+}
+
+export interface AttachedOptions {
+  /** The child's stdio (default inherit: the caller's terminal). */
+  stdio?: StdioOptions;
+  /** Aborting sends SIGKILL to the container. */
+  signal?: AbortSignal;
+  /** Remove the container after it exits (--rm). */
+  remove?: boolean;
+}
+
+/**
+ * Start a created (or exited) container as a child of the caller (`RUNTIME run`) and wait for
+ * it: the result is the container's exit code (128+N when killed by signal N). The rootfs is
+ * unmounted afterwards, and with `remove` the container is deleted.
+ */
+export async function startAttached(
+  store: Store,
+  db: ContainerDb,
+  runtime: OciRuntime,
+  id: string,
+  options: AttachedOptions = {},
+): Promise<number> {
+  const rec = db.get(id);
+  if (!rec) throw new SkiffError('NOT_FOUND', `no container with name or ID "${id}" found`);
+  if (rec.status === 'running') throw new SkiffError('IN_USE', `container ${rec.name} is already running`);
+  const paths = containerPaths(store.location, rec.id);
+  await mountContainerRootfs(store, db, rec);
+  fs.rmSync(paths.exitFile, { force: true });
+  mkdirs(runtimeStateDir(store.location, runtime), 0o700);
+  const args = [
+    ...runtimeArgs(store.location, runtime),
+    'run',
+    '--bundle',
+    paths.bundle,
+    '--pid-file',
+    paths.pidFile,
+    rec.id,
+  ];
+  const started = new Date();
+  let code: number;
+  try {
+    code = await new Promise<number>((resolve, reject) => {
+      const child = spawn(runtime.path, args, { cwd: paths.bundle, stdio: options.stdio ?? 'inherit' });
+      let exited = false;
+      let poll: NodeJS.Timeout | undefined;
+      const onAbort = () => {
+        // The runtime may not have created the container yet: retry until it has, or it ended.
+        const tryKill = async () => {
+          for (let i = 0; i < 200 && !exited; i++) {
+            const r = await execFile(runtime.path, [
+              ...runtimeArgs(store.location, runtime),
+              'kill',
+              rec.id,
+              'KILL',
+            ]);
+            if (r.status === 0) return;
+            await new Promise((res) => setTimeout(res, 25));
+          }
+        };
+        void tryKill();
+      };
+      child.on('spawn', () => {
+        db.update(rec.id, { status: 'running', started, monitorPid: process.pid });
+        if (options.signal?.aborted) onAbort();
+        else options.signal?.addEventListener('abort', onAbort, { once: true });
+        // The container's PID, once the runtime has written it.
+        let tries = 0;
+        poll = setInterval(() => {
+          if (++tries > 500) clearInterval(poll);
+          try {
+            const pid = Number(fs.readFileSync(paths.pidFile, 'utf8').trim());
+            if (pid > 0) {
+              clearInterval(poll);
+              if (!exited) db.update(rec.id, { pid }, ['running']);
+            }
+          } catch {}
+        }, 10);
+      });
+      child.on('error', (err) =>
+        reject(new SkiffError('RUNTIME', `cannot run ${runtime.path}: ${err.message}`, { cause: err })),
+      );
+      child.on('close', (c, sig) => {
+        exited = true;
+        if (poll) clearInterval(poll);
+        options.signal?.removeEventListener('abort', onAbort);
+        resolve(exitCodeOf(c, sig));
+      });
+    });
+  } catch (err) {
+    db.update(rec.id, { status: 'exited', finished: new Date(), exitCode: 125, clearPid: true });
+    await unmountContainerRootfs(store.location, rec.id).catch(() => {});
+    throw err;
+  }
+  db.update(rec.id, { status: 'exited', finished: new Date(), exitCode: code, clearPid: true });
+  await unmountContainerRootfs(store.location, rec.id).catch(() => {});
+  if (options.remove) await removeContainer(store, db, runtime, rec.id, { force: true });
+  return code;
+}
+
+export interface DetachedOptions {
+  /** conmon binary (default: found on PATH or /usr/bin/conmon, /usr/libexec/podman/conmon). */
+  conmon?: string;
+  /** Run after the container exits (podman's `container cleanup`): argv, first the program. */
+  exitCommand?: string[];
+  /** conmon's log driver: k8s-file (default), none, passthrough is not possible detached. */
+  logDriver?: 'k8s-file' | 'none';
+}
+
+export function findConmon(): string {
+  for (const p of [
+    '/usr/libexec/podman/conmon',
+    '/usr/bin/conmon',
+    '/usr/local/bin/conmon',
+    '/usr/local/libexec/podman/conmon',
+  ]) {
+    try {
+      fs.accessSync(p, fs.constants.X_OK);
+      return p;
+    } catch {}
+  }
+  throw new SkiffError('RUNTIME', 'conmon is not installed: detached containers need it as their monitor', {
+    hint: 'apt-get install conmon',
+  });
+}
+
+/** Read conmon's sync pipe: `{"data": PID}` when created, `{"data": -1, "message": …}` on failure. */
+function readSyncMessage(
+  stream: NodeJS.ReadableStream,
+  timeoutMs: number,
+): Promise<{ data: number; message?: string }> {
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const timer = setTimeout(
+      () => finish(new SkiffError('RUNTIME', `conmon did not report within ${timeoutMs / 1000} s`)),
+      timeoutMs,
+    );
+    const finish = (err?: Error, msg?: { data: number; message?: string }) => {
+      clearTimeout(timer);
+      stream.removeAllListeners('data');
+      stream.removeAllListeners('end');
+      if (err) reject(err);
+      else resolve(msg as { data: number; message?: string });
+    };
+    stream.setEncoding?.('utf8');
+    stream.on('data', (chunk: string) => {
+      buf += chunk;
+      const end = buf.indexOf('}');
+      if (end < 0) return;
+      try {
+        const parsed = JSON.parse(buf.slice(buf.indexOf('{'), end + 1)) as {
+          data?: unknown;
+          message?: unknown;
+        };
+        const data = typeof parsed.data === 'number' ? parsed.data : -1;
+        finish(undefined, {
+          data,
+          ...(typeof parsed.message === 'string' ? { message: parsed.message } : {}),
+        });
+      } catch (err) {
+        finish(
+          new SkiffError('RUNTIME', `conmon sent an unreadable message: ${buf.slice(0, 200)}`, {
+            cause: err,
+          }),
+        );
+      }
+    });
+    stream.on('end', () =>
+      finish(
+        new SkiffError(
+          'RUNTIME',
+          `conmon exited before creating the container${buf ? `: ${buf.slice(0, 200)}` : ''}`,
+        ),
+      ),
+    );
+  });
+}
+
+/**
+ * Start a container in the background under conmon, which creates it with the runtime, keeps
+ * its log (k8s-file), outlives the caller, and writes the exit code to RUNROOT/exits/ID. The
+ * record is `running` with the container's and conmon's PIDs when this returns.
+ */
+export async function startDetached(
+  store: Store,
+  db: ContainerDb,
+  runtime: OciRuntime,
+  id: string,
+  options: DetachedOptions = {},
+): Promise<ContainerRecord> {
+  const rec = db.get(id);
+  if (!rec) throw new SkiffError('NOT_FOUND', `no container with name or ID "${id}" found`);
+  if (rec.status === 'running') throw new SkiffError('IN_USE', `container ${rec.name} is already running`);
+  const loc = store.location;
+  const paths = containerPaths(loc, rec.id);
+  const conmon = options.conmon ?? findConmon();
+  await mountContainerRootfs(store, db, rec);
+  for (const d of [paths.exitDir, paths.socketDir, runtimeStateDir(loc, runtime)]) mkdirs(d, 0o700);
+  for (const f of [paths.exitFile, paths.pidFile, paths.conmonPidFile]) fs.rmSync(f, { force: true });
+  // A runtime state left by an earlier run of the same container must go before create.
+  await execFile(runtime.path, [...runtimeArgs(loc, runtime), 'delete', '--force', rec.id], {
+    timeoutMs: 10_000,
+  });
+  const spec = readSpec(loc, rec.id);
+  const args = [
+    '--api-version',
+    '1',
+    '-c',
+    rec.id,
+    '-u',
+    rec.id,
+    '-n',
+    rec.name,
+    '-r',
+    runtime.path,
+    '-b',
+    paths.bundle,
+    '-p',
+    paths.pidFile,
+    '-P',
+    paths.conmonPidFile,
+    '-l',
+    options.logDriver === 'none' ? 'none:' : `k8s-file:${paths.logFile}`,
+    '--exit-dir',
+    paths.exitDir,
+    '--socket-dir-path',
+    paths.socketDir,
+    '--log-level',
+    'warning',
+    ...(spec.process.terminal ? ['-t'] : []),
+  ];
+  for (const a of runtimeArgs(loc, runtime)) args.push('--runtime-arg', a);
+  if (options.exitCommand?.length) {
+    const [prog, ...rest] = options.exitCommand;
+    args.push('--exit-command', prog as string);
+    for (const a of rest) args.push('--exit-command-arg', a);
+  }
+  const child = spawn(conmon, args, {
+    cwd: paths.bundle,
+    stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+    env: { ...process.env, _OCI_SYNCPIPE: '3' },
+    detached: true,
+  });
+  const spawnFailed = new Promise<never>((_, reject) =>
+    child.on('error', (err) =>
+      reject(new SkiffError('RUNTIME', `cannot start ${conmon}: ${err.message}`, { cause: err })),
+    ),
+  );
+  try {
+    const sync = child.stdio[3] as NodeJS.ReadableStream;
+    const msg = await Promise.race([readSyncMessage(sync, 30_000), spawnFailed]);
+    (sync as unknown as { destroy(): void }).destroy();
+    if (msg.data < 0) {
+      throw new SkiffError(
+        'RUNTIME',
+        `${runtime.name} could not create container ${rec.name}: ${(msg.message ?? 'unknown error').trim()}`,
+      );
+    }
+    const started = new Date();
+    const r = await execFile(runtime.path, [...runtimeArgs(loc, runtime), 'start', rec.id], {
+      timeoutMs: 30_000,
+    });
+    if (r.status !== 0)
+      throw new SkiffError(
+        'RUNTIME',
+        `${runtime.name} could not start container ${rec.name}: ${r.stderr.trim()}`,
+      );
+    const monitorPid = Number(fs.readFileSync(paths.conmonPidFile, 'utf8').trim());
+    const updated = db.update(rec.id, {
+      status: 'running',
+      started,
+      pid: msg.data,
+      ...(monitorPid > 0 ? { monitorPid } : {}),
+    });
+    child.unref();
+    return updated as ContainerRecord;
+  } catch (err) {
+    child.unref();
+    await execFile(runtime.path, [...runtimeArgs(loc, runtime), 'delete', '--force', rec.id], {
+      timeoutMs: 10_000,
+    });
+    await unmountContainerRootfs(loc, rec.id).catch(() => {});
+    db.update(rec.id, { status: 'exited', finished: new Date(), exitCode: 125, clearPid: true });
+    throw err;
+  }
+}
+
+/**
+ * Bring the record up to date with reality: a `running` container whose conmon wrote an exit
+ * file (or whose monitor and process are gone) becomes `exited` with that code and time.
+ */
+export function refreshContainer(store: Store, db: ContainerDb, id: string): ContainerRecord | undefined {
+  const rec = db.get(id);
+  if (!rec || rec.status !== 'running') return rec;
+  const paths = containerPaths(store.location, rec.id);
+  let code: number | undefined;
+  let finished: Date | undefined;
+  try {
+    const text = fs.readFileSync(paths.exitFile, 'utf8').trim();
+    if (/^-?\d+$/.test(text)) {
+      code = Number(text);
+      finished = fs.statSync(paths.exitFile).mtime;
+    }
+  } catch {}
+  if (code === undefined) {
+    const monitorAlive = rec.monitorPid !== undefined && processAlive(rec.monitorPid);
+    if (monitorAlive) return rec;
+    if (rec.pid !== undefined && processAlive(rec.pid)) return rec;
+    // Monitor and process gone without a word: the exit code is unknown (podman says -1 → 137? keep 255).
+    code = 255;
+    finished = new Date();
+  }
+  return db.update(rec.id, { status: 'exited', exitCode: code, finished: finished as Date, clearPid: true }, [
+    'running',
+  ]);
+}
+
+/** Wait until the container is no longer running; resolves with its exit code. */
+export async function waitContainer(
+  store: Store,
+  db: ContainerDb,
+  id: string,
+  options: { intervalMs?: number; signal?: AbortSignal } = {},
+): Promise<number> {
+  for (;;) {
+    const rec = refreshContainer(store, db, id);
+    if (!rec) throw new SkiffError('NOT_FOUND', `no container with name or ID "${id}" found`);
+    if (rec.status === 'exited') return rec.exitCode ?? 255;
+    if (rec.status === 'created')
+      throw new SkiffError('INVALID_ARGUMENT', `container ${rec.name} has not been started`);
+    if (options.signal?.aborted) throw new SkiffError('ABORTED', `waiting for ${rec.name}: aborted`);
+    await new Promise((r) => setTimeout(r, options.intervalMs ?? 100));
+  }
+}
+
+/** Send a signal to a running container through the runtime (`RUNTIME kill ID SIG`). */
+export async function killContainer(
+  store: Store,
+  db: ContainerDb,
+  runtime: OciRuntime,
+  id: string,
+  signal: string | number = 'KILL',
+): Promise<void> {
+  const rec = refreshContainer(store, db, id);
+  if (!rec) throw new SkiffError('NOT_FOUND', `no container with name or ID "${id}" found`);
+  if (rec.status !== 'running')
+    throw new SkiffError('INVALID_ARGUMENT', `container ${rec.name} is not running`);
+  const n = signalNumber(signal);
+  if (n === undefined) throw new SkiffError('INVALID_ARGUMENT', `invalid signal: ${signal}`);
+  const r = await execFile(
+    runtime.path,
+    [...runtimeArgs(store.location, runtime), 'kill', rec.id, String(n)],
+    { timeoutMs: 10_000 },
+  );
+  if (r.status !== 0)
+    throw new SkiffError('RUNTIME', `cannot signal container ${rec.name}: ${r.stderr.trim()}`);
+}
+
+/**
+ * After a detached container exits (conmon's exit command, or any later command that notices):
+ * record the exit, unmount the rootfs, delete the runtime's state, and with `remove` delete the
+ * container.
+ */
+export async function cleanupContainer(
+  store: Store,
+  db: ContainerDb,
+  runtime: OciRuntime,
+  id: string,
+  options: { remove?: boolean } = {},
+): Promise<void> {
+  const rec = refreshContainer(store, db, id);
+  if (!rec || rec.status === 'running') return;
+  await execFile(runtime.path, [...runtimeArgs(store.location, runtime), 'delete', '--force', rec.id], {
+    timeoutMs: 10_000,
+  });
+  await unmountContainerRootfs(store.location, rec.id);
+  if (options.remove) await removeContainer(store, db, runtime, rec.id, { force: true });
+}
+
+/** Remove a container: refuse a running one unless `force` (then SIGKILL it first). */
+export async function removeContainer(
+  store: Store,
+  db: ContainerDb,
+  runtime: OciRuntime,
+  id: string,
+  options: { force?: boolean } = {},
+): Promise<void> {
+  const rec = refreshContainer(store, db, id);
+  if (!rec) throw new SkiffError('NOT_FOUND', `no container with name or ID "${id}" found`);
+  if (rec.status === 'running') {
+    if (!options.force) {
+      throw new SkiffError(
+        'IN_USE',
+        `cannot remove container ${rec.id} as it is running - running or paused containers cannot be removed without force`,
+        {
+          hint: 'stop it first, or use --force',
+        },
+      );
+    }
+    await execFile(runtime.path, [...runtimeArgs(store.location, runtime), 'kill', rec.id, '9'], {
+      timeoutMs: 10_000,
+    });
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline) {
+      const pidAlive = rec.pid !== undefined && processAlive(rec.pid);
+      if (!pidAlive) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  db.update(rec.id, { status: 'removing' });
+  await execFile(runtime.path, [...runtimeArgs(store.location, runtime), 'delete', '--force', rec.id], {
+    timeoutMs: 10_000,
+  });
+  await destroyContainerFiles(store.location, rec.id);
+  db.remove(rec.id);
+}
+
+export interface RunContainerOptions extends CreateContainerOptions {
+  detach?: boolean;
+  /** --rm */
+  remove?: boolean;
+  attached?: Omit<AttachedOptions, 'remove'>;
+  detached?: DetachedOptions;
+}
+
+/**
+ * `skiff run`: create, then start attached (resolves with the exit code) or detached (resolves
+ * once it runs). Creation failures leave nothing behind.
+ */
+export async function runContainer(
+  options: RunContainerOptions,
+): Promise<{ container: ContainerRecord; exitCode?: number }> {
+  const rec = await createContainer(options);
+  if (options.detach) {
+    try {
+      const running = await startDetached(
+        options.store,
+        options.db,
+        options.runtime,
+        rec.id,
+        options.detached ?? {},
+      );
+      return { container: running };
+    } catch (err) {
+      if (options.remove)
+        await removeContainer(options.store, options.db, options.runtime, rec.id, { force: true }).catch(
+          () => {},
+        );
+      throw err;
+    }
+  }
+  const exitCode = await startAttached(options.store, options.db, options.runtime, rec.id, {
+    ...(options.attached ?? {}),
+    ...(options.remove ? { remove: true } : {}),
+  });
+  return { container: options.remove ? rec : (options.db.get(rec.id) ?? rec), exitCode };
+}

@@ -1,0 +1,252 @@
+import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeImage } from '../../../../test/support/images.js';
+import { copyImage } from '../../src/copy/copy.js';
+import { ContainerDb } from '../../src/runtime/containers.js';
+import { findRuntime, type OciRuntime } from '../../src/runtime/discovery.js';
+import {
+  cleanupContainer,
+  containerPaths,
+  createContainer,
+  killContainer,
+  refreshContainer,
+  removeContainer,
+  runContainer,
+  startAttached,
+  startDetached,
+  waitContainer,
+} from '../../src/runtime/run.js';
+import { openStore, type Store } from '../../src/storage/store.js';
+import { containersStorageTransport } from '../../src/transports/containers-storage.js';
+import { ociTransport } from '../../src/transports/oci-layout.js';
+
+const IMAGE = 'localhost/test/busybox:run';
+let dir: string;
+let root: string;
+let runroot: string;
+let store: Store;
+let db: ContainerDb;
+let runtime: OciRuntime;
+
+beforeAll(async () => {
+  if (process.geteuid?.() !== 0) throw new Error('the runtime integration tests need root');
+  dir = fs.mkdtempSync(join(tmpdir(), 'skiff-run-'));
+  root = join(dir, 'root');
+  runroot = join(dir, 'runroot');
+  const fixture = await makeImage(join(dir, 'layout'), {
+    config: {
+      Env: ['PATH=/bin', 'FOO=from-image'],
+      Cmd: ['echo', 'default', 'cmd'],
+      WorkingDir: '/tmp',
+      User: 'nobody',
+    },
+  });
+  await copyImage(
+    ociTransport.parseReference(`${fixture.layoutDir}:${fixture.ref}`),
+    containersStorageTransport.parseReference(`[overlay@${root}+${runroot}]${IMAGE}`),
+  );
+  store = await openStore({ root, runroot, driver: 'overlay', configPath: '/dev/null' });
+  db = ContainerDb.open(root);
+  runtime = await findRuntime({ runroot });
+});
+
+afterAll(async () => {
+  if (db && store) {
+    for (const c of db.list())
+      await removeContainer(store, db, runtime, c.id, { force: true }).catch(() => {});
+    db.close();
+    store.close();
+  }
+  if (dir) fs.rmSync(dir, { recursive: true, force: true });
+});
+
+/** Run attached with stdout+stderr to a file; returns exit code and output. */
+async function runCapture(
+  command: string[] | undefined,
+  spec: Record<string, unknown> = {},
+  extra: { remove?: boolean; name?: string; signal?: AbortSignal } = {},
+) {
+  const out = join(dir, `out-${Math.random().toString(16).slice(2)}`);
+  const fd = fs.openSync(out, 'w');
+  try {
+    const r = await runContainer({
+      store,
+      db,
+      runtime,
+      image: IMAGE,
+      spec: { ...(command ? { command } : {}), ...spec },
+      attached: { stdio: ['ignore', fd, fd], ...(extra.signal ? { signal: extra.signal } : {}) },
+      ...(extra.remove ? { remove: true } : {}),
+      ...(extra.name ? { name: extra.name } : {}),
+    });
+    return { code: r.exitCode, output: fs.readFileSync(out, 'utf8'), id: r.container.id };
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+function mountedUnder(path: string): boolean {
+  return fs.readFileSync('/proc/self/mountinfo', 'utf8').includes(path);
+}
+
+describe('running containers with runc (root)', () => {
+  it('echo hello: output and exit code 0; the rootfs is unmounted afterwards', async () => {
+    const r = await runCapture(['echo', 'hello']);
+    expect(r).toMatchObject({ code: 0, output: 'hello\n' });
+    expect(db.get(r.id)).toMatchObject({ status: 'exited', exitCode: 0 });
+    expect(mountedUnder(containerPaths(store.location, r.id).bundle)).toBe(false);
+  });
+
+  it('the image CMD, Env, User and WorkingDir apply', async () => {
+    expect((await runCapture(undefined)).output).toBe('default cmd\n');
+    const r = await runCapture([
+      'sh',
+      '-c',
+      'id -u; id -g; pwd; echo $FOO $HOME $HOSTNAME; cat /etc/hostname',
+    ]);
+    expect(r.output).toBe(
+      '65534\n65534\n/tmp\nfrom-image /nonexistent h1\nh1\n'.replace(/h1/g, r.id.slice(0, 12)),
+    );
+    const o = await runCapture(['sh', '-c', 'id -u; pwd; echo $FOO'], {
+      user: '0',
+      workdir: '/',
+      env: ['FOO=flag'],
+    });
+    expect(o.output).toBe('0\n/\nflag\n');
+  });
+
+  it('exit codes: 3, and 137 when SIGKILLed (abort kills through the runtime)', async () => {
+    expect((await runCapture(['sh', '-c', 'exit 3'])).code).toBe(3);
+    const ac = new AbortController();
+    const running = runCapture(['sleep', '30'], {}, { signal: ac.signal });
+    for (let i = 0; i < 200 && !db.list().some((c) => c.status === 'running' && c.pid); i++)
+      await new Promise((r) => setTimeout(r, 25));
+    const c = db.list().find((x) => x.status === 'running');
+    expect(c?.pid && fs.readFileSync(`/proc/${c.pid}/cmdline`, 'utf8')).toBe('sleep\u000030\u0000');
+    const t0 = Date.now();
+    ac.abort();
+    expect((await running).code).toBe(137);
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+
+  it('--rm removes the container and its files; --init runs catatonit as PID 1', async () => {
+    const r = await runCapture(
+      ['sh', '-c', 'cat /proc/1/cmdline | tr "\\0" " "'],
+      { user: '0' },
+      { remove: true },
+    );
+    expect(r.code).toBe(0);
+    expect(db.get(r.id)).toBeUndefined();
+    expect(fs.existsSync(containerPaths(store.location, r.id).dataDir)).toBe(false);
+    expect(fs.existsSync(containerPaths(store.location, r.id).bundle)).toBe(false);
+    const out = join(dir, 'init-out');
+    const fd = fs.openSync(out, 'w');
+    const i = await runContainer({
+      store,
+      db,
+      runtime,
+      image: IMAGE,
+      init: true,
+      remove: true,
+      spec: { command: ['cat', '/proc/1/cmdline'] },
+      attached: { stdio: ['ignore', fd, fd] },
+    });
+    fs.closeSync(fd);
+    expect(i.exitCode).toBe(0);
+    expect(fs.readFileSync(out, 'utf8').split('\0')[0]).toBe('/run/podman-init');
+  });
+
+  it('bad input leaves nothing behind: a missing command (127), a name in use, an unknown user', async () => {
+    const before = fs.readdirSync(join(root, 'containers')).length;
+    await expect(runCapture(['no-such-command'])).rejects.toMatchObject({ code: 'COMMAND_NOT_FOUND' });
+    await expect(runCapture(['/etc/passwd'])).rejects.toMatchObject({ code: 'COMMAND_NOT_EXECUTABLE' });
+    await expect(runCapture(['true'], { user: 'ghost' })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: expect.stringContaining('unable to find user ghost'),
+    });
+    const named = await runCapture(['true'], {}, { name: 'taken' });
+    await expect(runCapture(['true'], {}, { name: 'taken' })).rejects.toMatchObject({
+      code: 'IN_USE',
+      message: expect.stringContaining('"taken" is already in use'),
+    });
+    await expect(createContainer({ store, db, runtime, image: 'localhost/nope:1' })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    await removeContainer(store, db, runtime, named.id);
+    expect(fs.readdirSync(join(root, 'containers')).length).toBe(before);
+    expect(db.list().filter((c) => c.status !== 'exited')).toEqual([]);
+    expect(mountedUnder(join(runroot, 'containers'))).toBe(false);
+  });
+
+  it('writes land in the container layer, not the image, and persist across starts', async () => {
+    const c = await createContainer({
+      store,
+      db,
+      runtime,
+      image: IMAGE,
+      spec: { user: '0', command: ['sh', '-c', 'echo x >> /root/f; wc -l < /root/f'] },
+    });
+    const out = join(dir, 'persist');
+    const fd = fs.openSync(out, 'w');
+    expect(await startAttached(store, db, runtime, c.id, { stdio: ['ignore', fd, fd] })).toBe(0);
+    expect(await startAttached(store, db, runtime, c.id, { stdio: ['ignore', fd, fd] })).toBe(0);
+    fs.closeSync(fd);
+    expect(fs.readFileSync(out, 'utf8')).toBe('1\n2\n');
+    expect(fs.readFileSync(join(containerPaths(store.location, c.id).upperDir, 'root/f'), 'utf8')).toBe(
+      'x\nx\n',
+    );
+    const again = await runCapture(['sh', '-c', 'ls /root | wc -l'], { user: '0' }, { remove: true });
+    expect(again.output).toBe('0\n');
+  });
+
+  it('a detached container outlives its parent (SIGKILLed) and its exit code and log are kept', async () => {
+    const c = await createContainer({
+      store,
+      db,
+      runtime,
+      image: IMAGE,
+      spec: { command: ['sh', '-c', 'echo up; sleep 2; echo down; exit 5'] },
+    });
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(import.meta.dirname, 'detach-child.ts'), root, runroot, c.id],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d) => {
+      stderr += d;
+    });
+    const line = await new Promise<string>((resolve, reject) => {
+      child.stdout.on('data', (d: Buffer) => resolve(d.toString()));
+      child.on('exit', () => reject(new Error(`child exited: ${stderr}`)));
+    });
+    expect(line).toMatch(/^started \d+/);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const rec = refreshContainer(store, db, c.id);
+    expect(rec?.status).toBe('running');
+    expect(rec?.pid && fs.existsSync(`/proc/${rec.pid}`)).toBe(true);
+    expect(await waitContainer(store, db, c.id)).toBe(5);
+    const log = fs.readFileSync(containerPaths(store.location, c.id).logFile, 'utf8');
+    expect(log).toMatch(/stdout F up\n.*stdout F down\n$/s);
+    expect(db.get(c.id)).toMatchObject({ status: 'exited', exitCode: 5 });
+    await cleanupContainer(store, db, runtime, c.id, { remove: true });
+    expect(db.get(c.id)).toBeUndefined();
+  });
+
+  it('a detached container killed by SIGKILL records 137; rm refuses a running one without force', async () => {
+    const c = await createContainer({ store, db, runtime, image: IMAGE, spec: { command: ['sleep', '60'] } });
+    const rec = await startDetached(store, db, runtime, c.id);
+    expect(rec.status).toBe('running');
+    await expect(removeContainer(store, db, runtime, c.id)).rejects.toMatchObject({ code: 'IN_USE' });
+    await killContainer(store, db, runtime, c.id, 'SIGKILL');
+    expect(await waitContainer(store, db, c.id)).toBe(137);
+    await removeContainer(store, db, runtime, c.id);
+    expect(db.get(c.id)).toBeUndefined();
+  });
+});
