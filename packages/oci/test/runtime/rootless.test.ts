@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -103,5 +104,75 @@ describe('--userns', () => {
     expect(() => usernsMappings({ mode: 'keep-id', uid: 70000 }, { uid: 1, gid: 1 }, size, true)).toThrow(
       /outside/,
     );
+  });
+});
+
+describe('rootless run (an unprivileged user with /etc/subuid ranges)', () => {
+  const USER = 'skiffrt';
+  // useradd may already give the user a range (SUB_UID_MIN in login.defs): use whatever is there.
+  let START = 300000;
+  const COUNT = 65536;
+  const REPO = join(import.meta.dirname, '../../../..');
+  let home: string;
+  let added = false;
+
+  beforeAll(() => {
+    if (process.geteuid?.() !== 0) throw new Error('the rootless run test needs root to create its user');
+    if (spawnSync('id', [USER]).status !== 0) {
+      const r = spawnSync('useradd', ['--no-create-home', '--shell', '/bin/sh', USER], { encoding: 'utf8' });
+      if (r.status !== 0) throw new Error(`useradd: ${r.stderr}`);
+      added = true;
+    }
+    for (const f of ['/etc/subuid', '/etc/subgid']) {
+      const text = fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : '';
+      if (!text.split('\n').some((l) => l.startsWith(`${USER}:`)))
+        fs.appendFileSync(f, `${USER}:${START}:${COUNT}\n`);
+    }
+    const mine = (f: string) =>
+      fs
+        .readFileSync(f, 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith(`${USER}:`))
+        ?.split(':') ?? [];
+    const [, su, sc] = mine('/etc/subuid');
+    const [, sg, gc] = mine('/etc/subgid');
+    if (su !== sg || sc !== String(COUNT) || gc !== String(COUNT))
+      throw new Error(`${USER} has different subuid and subgid ranges; fix /etc/subuid and /etc/subgid`);
+    START = Number(su);
+    home = fs.mkdtempSync(join(tmpdir(), 'skiff-rootless-run-'));
+    fs.chmodSync(home, 0o755);
+    const uid = Number(spawnSync('id', ['-u', USER], { encoding: 'utf8' }).stdout.trim());
+    fs.chownSync(home, uid, uid);
+  });
+
+  afterAll(() => {
+    if (home) fs.rmSync(home, { recursive: true, force: true });
+    for (const f of ['/etc/subuid', '/etc/subgid']) {
+      const text = fs.readFileSync(f, 'utf8');
+      fs.writeFileSync(
+        f,
+        text
+          .split('\n')
+          .filter((l) => !l.startsWith(`${USER}:`))
+          .join('\n'),
+      );
+    }
+    if (added) spawnSync('userdel', [USER]);
+  });
+
+  it('runs a container in the user namespace with podman mapping: caller → root, uid 1000 → START+999', () => {
+    const cmd = `cd ${REPO} && HOME=${home} ${process.execPath} --import tsx ${join(import.meta.dirname, 'rootless-outer.ts')} ${home}`;
+    const r = spawnSync('su', [USER, '-s', '/bin/sh', '-c', cmd], { encoding: 'utf8', timeout: 120_000 });
+    const lines = r.stdout.trim().split('\n');
+    expect(r.status, `${r.stderr}\n${r.stdout}`).toBe(0);
+    const outer = JSON.parse(lines[0] ?? '{}');
+    expect(outer.outer.ranges.uids).toEqual([{ start: START, count: COUNT }]);
+    const inner = JSON.parse(lines.at(-1) ?? '{}');
+    expect(inner).toMatchObject({ exitCode: 4, output: 'hello\n0\n', left: 0 });
+    expect(inner.runtime).toMatch(/using runc/);
+    const uid = outer.outer.uid as number;
+    expect(fs.statSync(join(home, 'shared', 'by-root')).uid).toBe(uid);
+    expect(fs.statSync(join(home, 'shared', 'by-1000')).uid).toBe(START + 999);
+    expect(fs.statSync(join(home, 'shared', 'by-1000')).gid).toBe(START + 999);
   });
 });
