@@ -1,13 +1,18 @@
 #!/usr/bin/env node
 // Bundles an app's fast path (dist/fast/entry.js and the commands it loads) into dist/bundle/
-// with esbuild, '@oclif/core' replaced by the app's shim (dist/fast/oclif-shim.js). Run from the
-// app's directory after tsc. Code splitting keeps each command's code in its own chunk.
-import { rmSync, writeFileSync } from 'node:fs';
+// with esbuild, '@oclif/core' replaced by @skiff/cli's shim (oclif-shim.ts). Run from the app's
+// directory after tsc. Code splitting keeps each command's code in its own chunk.
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { build } from 'esbuild';
 
 const app = process.cwd();
-const shim = resolve(app, 'dist/fast/oclif-shim.js');
+// An app that still carries its own shim (dist/fast/oclif-shim.js) uses it; the others share @skiff/cli's.
+const ownShim = resolve(app, 'dist/fast/oclif-shim.js');
+const shim = existsSync(ownShim)
+  ? ownShim
+  : createRequire(resolve(app, 'package.json')).resolve('@skiff/cli/oclif-shim');
 rmSync(resolve(app, 'dist/bundle'), { recursive: true, force: true });
 const result = await build({
   entryPoints: [resolve(app, 'dist/fast/entry.js')],

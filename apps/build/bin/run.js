@@ -1,4 +1,4 @@
 #!/usr/bin/env node
-import { main } from '../dist/base-command.js';
+import { main } from '../dist/main.js';
 
 await main(new URL('../', import.meta.url));

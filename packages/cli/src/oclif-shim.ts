@@ -1,9 +1,9 @@
 /**
- * The part of @oclif/core a ferry command needs to run, without the rest of oclif (config
- * discovery, plugins, help, hooks), which costs 300+ ms at every start. The fast bundle
- * (dist/fast) aliases '@oclif/core' to this module, so the command classes are the same ones
- * oclif runs: the same flag definitions, parsed by oclif's own parser. Help, unknown commands
- * and anything else take the full oclif path (src/main.ts).
+ * The part of @oclif/core a command needs to run, without the rest of oclif (config discovery,
+ * plugins, help, hooks), which costs 300+ ms at every start. An app's fast bundle (its
+ * dist/bundle, made by scripts/bundle-cli.mjs) aliases '@oclif/core' to this module, so the
+ * command classes are the same ones oclif runs: the same flag definitions, parsed by oclif's own
+ * parser. Help, unknown commands and anything else take the full oclif path (./main.ts).
  */
 import * as Args from '@oclif/core/args';
 import * as Errors from '@oclif/core/errors';
@@ -12,7 +12,7 @@ import * as Parser from '@oclif/core/parser';
 
 export { Args, Errors, Flags };
 
-/** What a command reads from its config: the fields ferry's commands use. */
+/** What a command reads from its config: the fields our commands use. */
 export interface ShimConfig {
   bin: string;
   version: string;
