@@ -247,6 +247,19 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   const seccomp = options.spec?.privileged ? undefined : loadSeccompProfile(options.seccomp);
   const initPath = options.init ? findInitBinary() : undefined;
   const host = options.host ?? hostFacts();
+  for (const m of options.spec?.mounts ?? []) {
+    if (m.type !== 'bind') continue;
+    try {
+      fs.statSync(m.source);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new SkiffError(
+        'INVALID_ARGUMENT',
+        `statfs ${m.source}: ${code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`,
+        { hint: `create ${m.source} first, or fix the bind mount source` },
+      );
+    }
+  }
   const id = randomBytes(32).toString('hex');
   const paths = containerPaths(store.location, id);
   const rec = db.create({

@@ -249,4 +249,93 @@ describe('running containers with runc (root)', () => {
     await removeContainer(store, db, runtime, c.id);
     expect(db.get(c.id)).toBeUndefined();
   });
+
+  it('binds (ro, rw), --read-only with its tmpfs, --tmpfs and a missing bind source', async () => {
+    const data = join(dir, 'data');
+    fs.mkdirSync(data, { recursive: true });
+    fs.writeFileSync(join(data, 'in'), 'from host\n');
+    const r = await runCapture(
+      [
+        'sh',
+        '-c',
+        'cat /d/in; echo out > /d/out; (echo x > /ro/x) 2>/dev/null || echo ro-refused; (echo y > /y) 2>/dev/null || echo root-refused; echo t > /tmp/t && echo tmp-ok; echo s > /scratch/s && echo scratch-ok',
+      ],
+      {
+        user: '0',
+        readOnly: true,
+        mounts: [
+          { type: 'bind', source: data, target: '/d' },
+          { type: 'bind', source: data, target: '/ro', readOnly: true },
+          { type: 'tmpfs', target: '/scratch', sizeBytes: 1 << 20 },
+        ],
+      },
+      { remove: true },
+    );
+    expect(r.output).toBe('from host\nro-refused\nroot-refused\ntmp-ok\nscratch-ok\n');
+    expect(fs.readFileSync(join(data, 'out'), 'utf8')).toBe('out\n');
+    expect(fs.existsSync(join(data, 'x'))).toBe(false);
+    const before = db.list().length;
+    await expect(
+      runCapture(['true'], { mounts: [{ type: 'bind', source: join(dir, 'no-such-dir'), target: '/m' }] }),
+    ).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('no-such-dir') });
+    expect(db.list().length).toBe(before);
+  });
+
+  it('detached: the exit command runs after the exit, and log driver none keeps no log', async () => {
+    const marker = join(dir, 'exit-command-ran');
+    const c = await createContainer({
+      store,
+      db,
+      runtime,
+      image: IMAGE,
+      spec: { command: ['sh', '-c', 'echo quiet; exit 2'] },
+    });
+    await startDetached(store, db, runtime, c.id, {
+      logDriver: 'none',
+      exitCommand: ['/bin/sh', '-c', `echo "$1" > ${marker}`, 'sh', c.id],
+    });
+    expect(await waitContainer(store, db, c.id)).toBe(2);
+    for (let i = 0; i < 100 && !fs.existsSync(marker); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(fs.readFileSync(marker, 'utf8')).toBe(`${c.id}\n`);
+    expect(fs.existsSync(containerPaths(store.location, c.id).logFile)).toBe(false);
+    await removeContainer(store, db, runtime, c.id);
+  });
+
+  it('runs on a vfs store too', async () => {
+    const vroot = join(dir, 'vfs');
+    const fixture = await makeImage(join(dir, 'layout-vfs'), { config: { Env: ['PATH=/bin'], Cmd: ['sh'] } });
+    await copyImage(
+      ociTransport.parseReference(`${fixture.layoutDir}:${fixture.ref}`),
+      containersStorageTransport.parseReference(`[vfs@${vroot}+${vroot}-run]localhost/vfs:1`),
+    );
+    const vstore = await openStore({
+      root: vroot,
+      runroot: `${vroot}-run`,
+      driver: 'vfs',
+      configPath: '/dev/null',
+    });
+    const vdb = ContainerDb.open(vroot);
+    try {
+      const out = join(dir, 'vfs-out');
+      const fd = fs.openSync(out, 'w');
+      const r = await runContainer({
+        store: vstore,
+        db: vdb,
+        runtime,
+        image: 'localhost/vfs:1',
+        remove: true,
+        spec: { command: ['sh', '-c', 'echo vfs > /etc/x; cat /etc/x'] },
+        attached: { stdio: ['ignore', fd, fd] },
+      });
+      fs.closeSync(fd);
+      expect(r.exitCode).toBe(0);
+      expect(fs.readFileSync(out, 'utf8')).toBe('vfs\n');
+      const top = vstore.getLayer(vstore.getImage('localhost/vfs:1')?.layers.at(-1) as never);
+      expect(fs.existsSync(join(top?.path ?? '/nonexistent', 'etc/x'))).toBe(false);
+      expect(vdb.list()).toEqual([]);
+    } finally {
+      vdb.close();
+      vstore.close();
+    }
+  });
 });

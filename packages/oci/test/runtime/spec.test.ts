@@ -108,7 +108,12 @@ describe('generateRuntimeSpec: snapshots', () => {
         readOnly: true,
         mounts: [
           parseVolumeFlag('/srv/data:/data:ro,z'),
-          { type: 'volume', name: 'cache', target: '/var/cache', hostPath: '/var/lib/skiff/volumes/cache/_data' },
+          {
+            type: 'volume',
+            name: 'cache',
+            target: '/var/cache',
+            hostPath: '/var/lib/skiff/volumes/cache/_data',
+          },
           parseTmpfsFlag('/scratch:size=16m,mode=700'),
           parseVolumeFlag('/srv/data/sub:/data/sub'),
         ],
