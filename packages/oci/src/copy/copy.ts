@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import { pipeline, Readable, Transform, type TransformCallback } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
 import { asSkiffError, isSkiffError, SkiffError } from '../errors.js';
 import { readSmallBlob } from '../image/read-blob.js';
 import { compressStream, decompressStream } from '../layer/compression.js';
@@ -398,10 +398,14 @@ class CopyRun {
     }
     const { stream } = await this.source.getBlob(src, this.signal);
     const what = `blob ${src.digest} of ${this.what}`;
-    const stages: NodeJS.ReadWriteStream[] = [
-      new DigestVerifier({ digest: src.digest, sizeBytes: src.size, what }),
-      this.progressCounter(src),
-    ];
+    const progress = this.progressReporter(src);
+    const verifier = new DigestVerifier({
+      digest: src.digest,
+      sizeBytes: src.size,
+      what,
+      onBytes: progress.onBytes,
+    });
+    const stages: NodeJS.ReadWriteStream[] = [verifier];
     if (!unchanged) {
       stages.push(decompressStream(layer.from ?? 'none'));
       if (diffId) stages.push(new DigestVerifier({ digest: diffId, what: `uncompressed ${what} (DiffID)` }));
@@ -433,6 +437,7 @@ class CopyRun {
     }
     await flowing;
     if (pipelineError) throw unchanged ? pipelineError : await this.explainFailure(src, pipelineError);
+    progress.done(verifier.bytes);
     this.stats.blobsCopied++;
     this.stats.bytesCopied += src.size;
     this.emit({
@@ -483,25 +488,21 @@ class CopyRun {
     });
   }
 
-  private progressCounter(d: Descriptor): Transform {
-    let bytes = 0;
+  /** Progress events for a blob, at most every PROGRESS_INTERVAL_MS, and once at the end. */
+  private progressReporter(d: Descriptor): {
+    onBytes: (bytes: number) => void;
+    done: (bytes: number) => void;
+  } {
     let last = 0;
-    const emit = this.emit;
-    return new Transform({
-      transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
-        bytes += chunk.length;
+    return {
+      onBytes: (bytes) => {
         const now = Date.now();
-        if (now - last >= PROGRESS_INTERVAL_MS) {
-          last = now;
-          emit({ type: 'blob-progress', digest: d.digest, bytes, sizeBytes: d.size });
-        }
-        cb(null, chunk);
+        if (now - last < PROGRESS_INTERVAL_MS) return;
+        last = now;
+        this.emit({ type: 'blob-progress', digest: d.digest, bytes, sizeBytes: d.size });
       },
-      flush(cb: TransformCallback) {
-        emit({ type: 'blob-progress', digest: d.digest, bytes, sizeBytes: d.size });
-        cb();
-      },
-    });
+      done: (bytes) => this.emit({ type: 'blob-progress', digest: d.digest, bytes, sizeBytes: d.size }),
+    };
   }
 
   private async putManifest(

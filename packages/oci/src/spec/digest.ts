@@ -73,6 +73,8 @@ export interface VerifyOptions {
    * costs a core on large copies.
    */
   hash?: boolean;
+  /** Called with the running byte count as chunks pass (progress reporting). */
+  onBytes?: (bytes: number) => void;
 }
 
 /**
@@ -120,6 +122,7 @@ export class DigestVerifier extends Transform {
       return;
     }
     this.hash?.update(chunk);
+    this.expected.onBytes?.(this.count);
     cb(null, chunk);
   }
 
