@@ -1,8 +1,8 @@
 import { isSkiffError, SkiffError } from '@skiff/oci/errors';
 import type { ImageRef } from '@skiff/oci/reference/reference';
 import { loadRegistriesConf, pullSources, pushTarget } from '@skiff/oci/reference/registries-conf';
-import type { RegistryClient } from '@skiff/oci/registry/client';
 import type { RegistryGate } from '@skiff/oci/registry/gate';
+import { RegistryClientPool } from '@skiff/oci/registry/pool';
 import { type Digest, digestOf, isDigest } from '@skiff/oci/spec/digest';
 import type { Descriptor } from '@skiff/oci/spec/schemas';
 import { clientFor } from '@skiff/oci/transports/docker';
@@ -48,7 +48,9 @@ export function retryAfterOf(err: unknown): number | undefined {
 }
 
 export class RegistryAccess {
-  private readonly clients = new Map<string, { client: RegistryClient; path: string }>();
+  /** Clients shared by this access and by every copy of the run (TransportOptions.clientPool). */
+  readonly pool = new RegistryClientPool();
+  private readonly sourceHeads = new Map<string, Promise<ManifestHead | undefined>>();
 
   /** With a gate, a 429 closes the registry for everyone and the call waits and retries (up to `attempts`). */
   constructor(
@@ -75,13 +77,8 @@ export class RegistryAccess {
   private clientOf(ref: ImageRef, options: TransportOptions, side: 'pull' | 'push') {
     const conf = loadRegistriesConf(options.registriesConfPath ? { path: options.registriesConfPath } : {});
     const target = side === 'push' ? pushTarget(conf, ref) : pullSources(conf, ref).at(-1)!;
-    const key = `${side}|${target.endpoint}|${JSON.stringify(options)}`;
-    let entry = this.clients.get(key);
-    if (!entry) {
-      entry = { client: clientFor(target, options), path: '' };
-      this.clients.set(key, entry);
-    }
-    return { client: entry.client, path: target.ref.path, reference: referenceOf(target.ref) };
+    const client = clientFor(target, { ...options, clientPool: this.pool });
+    return { client, path: target.ref.path, reference: referenceOf(target.ref) };
   }
 
   /** HEAD the manifest a reference names; undefined when the registry has none. */
@@ -111,13 +108,36 @@ export class RegistryAccess {
     }
   }
 
-  async referrers(ref: ImageRef, digest: Digest, options: TransportOptions, signal?: AbortSignal) {
+  /** `tags`: the repository's tags when known (spares requests on registries without the API). */
+  async referrers(
+    ref: ImageRef,
+    digest: Digest,
+    options: TransportOptions,
+    signal?: AbortSignal,
+    tags?: readonly string[],
+  ) {
     const { client, path } = this.clientOf(ref, options, 'pull');
-    return this.gated(
-      ref,
-      () => client.referrers(path, digest, signal ? { signal } : {}) as Promise<Descriptor[]>,
-      signal,
-    );
+    const opts = { ...(signal ? { signal } : {}), ...(tags ? { tags } : {}) };
+    return this.gated(ref, () => client.referrers(path, digest, opts) as Promise<Descriptor[]>, signal);
+  }
+
+  /**
+   * HEAD of a source manifest, asked once per run: the plan and the companion lookup both need
+   * it. (Destination HEADs are never cached: they decide what to copy.)
+   */
+  sourceHead(
+    ref: ImageRef,
+    options: TransportOptions,
+    signal?: AbortSignal,
+  ): Promise<ManifestHead | undefined> {
+    const key = ref.toString();
+    let head = this.sourceHeads.get(key);
+    if (!head) {
+      head = this.head(ref, options, signal);
+      head.catch(() => this.sourceHeads.delete(key));
+      this.sourceHeads.set(key, head);
+    }
+    return head;
   }
 
   async deleteManifest(ref: ImageRef, digest: Digest, options: TransportOptions, signal?: AbortSignal) {
@@ -125,10 +145,8 @@ export class RegistryAccess {
     await this.gated(ref, () => client.deleteManifest(path, digest, signal), signal);
   }
 
-  async close(): Promise<void> {
-    const all = [...this.clients.values()];
-    this.clients.clear();
-    await Promise.allSettled(all.map((e) => e.client.close()));
+  close(): Promise<void> {
+    return this.pool.close();
   }
 }
 

@@ -300,7 +300,7 @@ class SyncRunner {
     let mediaType: string;
     let raw: Buffer | undefined;
     if (item.sourceRef) {
-      const head = await this.access.head(item.sourceRef, item.sourceOptions, signal);
+      const head = await this.access.sourceHead(item.sourceRef, item.sourceOptions, signal);
       if (!head)
         throw new SkiffError('MANIFEST_UNKNOWN', `${item.source}: manifest unknown`, { status: 404 });
       digest = head.digest;
@@ -395,8 +395,12 @@ class SyncRunner {
     if (plan.filter) source = withPlatformFilter(source, plan.filter);
     // The clients share the job's gate: a 429 inside a copy holds every request to that registry.
     const copyOptions: CopyOptions = {
-      sourceOptions: { ...item.sourceOptions, registryGate: this.gate },
-      destinationOptions: { ...(o.destinationOptions ?? {}), registryGate: this.gate },
+      sourceOptions: { ...item.sourceOptions, registryGate: this.gate, clientPool: this.access.pool },
+      destinationOptions: {
+        ...(o.destinationOptions ?? {}),
+        registryGate: this.gate,
+        clientPool: this.access.pool,
+      },
     };
     if (plan.multiArch) copyOptions.multiArch = plan.multiArch;
     if (plan.multiArch === 'system' && o.platform) copyOptions.platform = o.platform;
@@ -434,7 +438,7 @@ class SyncRunner {
    */
   private async companions(item: SyncItem): Promise<void> {
     const ref = item.sourceRef!;
-    const sourceDigest = (await this.access.head(ref, item.sourceOptions, this.options.signal))?.digest;
+    const sourceDigest = (await this.access.sourceHead(ref, item.sourceOptions, this.options.signal))?.digest;
     if (!sourceDigest) return;
     const extra: SyncItem[] = [];
     const opts = {
@@ -466,6 +470,7 @@ class SyncRunner {
         sourceDigest,
         item.sourceOptions,
         this.options.signal,
+        tags,
       );
       for (const d of referrers) {
         if (!isDigest(d.digest)) continue;

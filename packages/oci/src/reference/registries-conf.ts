@@ -402,15 +402,36 @@ function readConfFile(file: string): string | undefined {
   }
 }
 
-/** Read and merge registries.conf and its drop-ins. A missing file is not an error (defaults apply). */
+/**
+ * Read and merge registries.conf and its drop-ins. A missing file is not an error (defaults apply).
+ * The result is shared between calls while the files are unchanged: treat it as read-only.
+ */
 export function loadRegistriesConf(options: ConfLookupOptions = {}): RegistriesConf {
+  const files = registriesConfFiles(options);
+  // A mirroring job resolves hundreds of references: parse the files again only when they change.
+  const key = files.map((f) => `${f}\0${fileStamp(f)}`).join('\n');
+  const cached = parsedConfs.get(key);
+  if (cached) return cached;
   let conf = emptyConf();
-  for (const file of registriesConfFiles(options)) {
+  for (const file of files) {
     const text = readConfFile(file);
     if (text === undefined) continue;
     conf = merge(conf, parseRegistriesConf(text, file));
   }
+  parsedConfs.set(key, conf);
   return conf;
+}
+
+/** Parsed configurations by file identity (path, size, mtime): a cache, never a source of truth. */
+const parsedConfs = new Map<string, RegistriesConf>();
+
+function fileStamp(file: string): string {
+  try {
+    const st = statSync(file);
+    return `${st.size}:${st.mtimeMs}:${st.ino}`;
+  } catch {
+    return 'absent';
+  }
 }
 
 /** Where in `ref` (a reference string) the prefix match ends, or -1 (containers/image's rule). */

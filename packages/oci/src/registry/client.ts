@@ -57,6 +57,8 @@ export interface RegistryClientOptions {
   maxResumes?: number;
   /** Registry-wide backoff shared with other clients: a 429 makes every request to this endpoint wait. */
   gate?: RegistryGate;
+  /** Owned by a RegistryClientPool: close() leaves it open for the next user; the pool disposes it. */
+  pooled?: boolean;
 }
 
 /** The largest manifest we accept (as containers/image). */
@@ -148,6 +150,8 @@ export class RegistryClient {
   private agent: Agent | undefined;
   private readyPromise: Promise<URL> | undefined;
   private authenticator: Authenticator | undefined;
+  /** Set when the registry answered 404 to the referrers API: later calls go to the tag schema. */
+  private referrersApiMissing = false;
   private credentialsPromise: Promise<Credentials | undefined> | undefined;
 
   constructor(options: RegistryClientOptions) {
@@ -203,7 +207,13 @@ export class RegistryClient {
   }
 
   /** Close the connection pool. The client cannot be used afterwards. */
+  /** Done with the client: releases its connections, unless a pool owns it (see dispose). */
   async close(): Promise<void> {
+    if (!this.options.pooled) await this.dispose();
+  }
+
+  /** Release the connections whatever owns the client. */
+  async dispose(): Promise<void> {
     const agent = this.agent;
     this.agent = undefined;
     // Destroy, not close: by now every request is done, and a graceful close waits on the
@@ -1044,23 +1054,33 @@ export class RegistryClient {
   async referrers(
     repo: string,
     digest: Digest,
-    options: { artifactType?: string; signal?: AbortSignal } = {},
+    options: {
+      artifactType?: string;
+      signal?: AbortSignal;
+      /** The repository's tags when the caller has them: spares a request for an absent fallback tag. */
+      tags?: readonly string[];
+    } = {},
   ): Promise<Descriptor[]> {
     const what = `referrers of ${this.endpoint}/${repo}@${digest}`;
-    const res = await this.send({
-      method: 'GET',
-      path: `/v2/${repo}/referrers/${digest}`,
-      ...(options.artifactType ? { query: { artifactType: options.artifactType } } : {}),
-      headers: { accept: MediaType.ociIndex },
-      scopes: [repositoryScope(repo, 'pull')],
-      what,
-      kind: 'referrers',
-      expect: [200, 404],
-      signal: options.signal,
-    });
+    const { algorithm, hex } = parseDigest(digest);
+    const fallbackTag = `${algorithm}-${hex}`;
     let manifests: Descriptor[];
     let filtered = false;
-    if (res.status === 200) {
+    // Once the registry said it has no referrers API, go straight to the tag schema.
+    const res = this.referrersApiMissing
+      ? undefined
+      : await this.send({
+          method: 'GET',
+          path: `/v2/${repo}/referrers/${digest}`,
+          ...(options.artifactType ? { query: { artifactType: options.artifactType } } : {}),
+          headers: { accept: MediaType.ociIndex },
+          scopes: [repositoryScope(repo, 'pull')],
+          what,
+          kind: 'referrers',
+          expect: [200, 404],
+          signal: options.signal,
+        });
+    if (res?.status === 200) {
       const text = await readLimited(res.body, MAX_MANIFEST_BYTES);
       const parsed = referrersIndexSchema.safeParse(safeJson(text));
       if (!parsed.success)
@@ -1068,11 +1088,15 @@ export class RegistryClient {
       manifests = parsed.data.manifests ?? [];
       filtered = (header(res.headers, 'oci-filters-applied') ?? '').split(',').includes('artifactType');
     } else {
-      await drain(res.body);
-      const { algorithm, hex } = parseDigest(digest);
+      // No referrers API here (a registry that has it answers 200 with an empty index).
+      if (res) {
+        this.referrersApiMissing = true;
+        await drain(res.body);
+      }
+      if (options.tags && !options.tags.includes(fallbackTag)) return [];
       let index: { raw: Buffer } | undefined;
       try {
-        index = await this.getManifest(repo, `${algorithm}-${hex}`, options.signal);
+        index = await this.getManifest(repo, fallbackTag, options.signal);
       } catch (err) {
         if (isSkiffError(err) && (err.code === 'MANIFEST_UNKNOWN' || err.code === 'NOT_FOUND')) return [];
         throw err;

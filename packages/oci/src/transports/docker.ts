@@ -9,7 +9,7 @@ import {
   pushTarget,
   type RegistriesConf,
 } from '../reference/registries-conf.js';
-import { RegistryClient } from '../registry/client.js';
+import { RegistryClient, type RegistryClientOptions } from '../registry/client.js';
 import type { Digest } from '../spec/digest.js';
 import { isDigest } from '../spec/digest.js';
 import { manifestMediaTypes } from '../spec/media-types.js';
@@ -58,7 +58,7 @@ export function clientFor(source: PullSource, options: TransportOptions = {}): R
     : options.credentials
       ? options.credentials
       : () => getCredentials(ref.domain, ref.path, options.authFile ? { authFile: options.authFile } : {});
-  return new RegistryClient({
+  const clientOptions: RegistryClientOptions = {
     endpoint: source.endpoint,
     insecure: source.insecure,
     ...(options.tlsVerify !== undefined ? { tlsVerify: options.tlsVerify } : {}),
@@ -67,7 +67,22 @@ export function clientFor(source: PullSource, options: TransportOptions = {}): R
     ...(options.userAgent !== undefined ? { userAgent: options.userAgent } : {}),
     ...(options.registryGate !== undefined ? { gate: options.registryGate } : {}),
     ...(credentials !== undefined ? { credentials } : {}),
+  };
+  if (!options.clientPool) return new RegistryClient(clientOptions);
+  // Credentials from auth files may differ per repository (namespace keys): pool per repository
+  // then; explicit or no credentials are the same for the whole endpoint.
+  const key = JSON.stringify({
+    endpoint: source.endpoint,
+    insecure: source.insecure,
+    tlsVerify: options.tlsVerify,
+    certDir: options.certDir,
+    retryTimes: options.retryTimes,
+    userAgent: options.userAgent,
+    credentials: options.anonymous
+      ? 'anonymous'
+      : (options.credentials ?? `authfile:${options.authFile ?? ''}:${ref.path}`),
   });
+  return options.clientPool.client(key, clientOptions);
 }
 
 /** The tag or digest a reference names (`latest` when neither). */

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { RegistryGate } from '../registry/gate.js';
+import type { RegistryClientPool } from '../registry/pool.js';
 import type { Digest } from '../spec/digest.js';
 import type { Compression } from '../spec/media-types.js';
 import type { Descriptor } from '../spec/schemas.js';
@@ -43,6 +44,8 @@ export interface TransportOptions {
   userAgent?: string;
   /** Registry-wide 429 backoff shared by every client of a job (registry/gate.ts). */
   registryGate?: RegistryGate;
+  /** Registry clients shared by every copy of a job (registry/pool.ts): one ping and token cache per endpoint. */
+  clientPool?: RegistryClientPool;
   /** Override the platform used to choose an index instance (ferry --override-*). */
   platform?: { os?: string; architecture?: string; variant?: string };
 }
