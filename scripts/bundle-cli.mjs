@@ -2,17 +2,13 @@
 // Bundles an app's fast path (dist/fast/entry.js and the commands it loads) into dist/bundle/
 // with esbuild, '@oclif/core' replaced by @skiff/cli's shim (oclif-shim.ts). Run from the app's
 // directory after tsc. Code splitting keeps each command's code in its own chunk.
-import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { resolve } from 'node:path';
 import { build } from 'esbuild';
 
 const app = process.cwd();
-// An app that still carries its own shim (dist/fast/oclif-shim.js) uses it; the others share @skiff/cli's.
-const ownShim = resolve(app, 'dist/fast/oclif-shim.js');
-const shim = existsSync(ownShim)
-  ? ownShim
-  : createRequire(resolve(app, 'package.json')).resolve('@skiff/cli/oclif-shim');
+const shim = createRequire(resolve(app, 'package.json')).resolve('@skiff/cli/oclif-shim');
 rmSync(resolve(app, 'dist/bundle'), { recursive: true, force: true });
 const result = await build({
   entryPoints: [resolve(app, 'dist/fast/entry.js')],
@@ -27,7 +23,8 @@ const result = await build({
   logLevel: 'warning',
   metafile: Boolean(process.env.BUNDLE_META),
   // oclif's help and config code reach TypeScript only to run .ts commands; never at run time here.
-  external: ['typescript'],
+  // better-sqlite3 finds its native addon relative to its own files: it stays in node_modules.
+  external: ['typescript', 'better-sqlite3'],
   banner: { js: "import{createRequire as __cr}from'node:module';const require=__cr(import.meta.url);" },
   plugins: [
     {

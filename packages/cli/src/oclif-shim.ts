@@ -31,6 +31,7 @@ export abstract class Command {
   static flags: FlagDefs = {};
   static baseFlags: FlagDefs = {};
   static args: Record<string, unknown> = {};
+  static aliases: string[] = [];
   static strict = true;
   parsed = false;
   id: string;

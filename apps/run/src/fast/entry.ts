@@ -1,23 +1,11 @@
 import { readFileSync } from 'node:fs';
-import { Errors } from '@oclif/core';
-import { EXIT_TOOL_ERROR, formatError, hoistGlobalFlags, TOOL_NAME, toExitCode } from '../base-command.js';
+import { type CommandLoader, type CommandTable, runFast as run } from '@skiff/cli/fast';
+import { SKIFF } from '../base-command.js';
 
-/**
- * skiff's fast path: run a command with oclif's parser and the command's own class, without
- * loading oclif's config, plugins and help (bundled with '@oclif/core' aliased to
- * ./oclif-shim.ts). Returns false for anything it does not handle — help, unknown commands,
- * no command — so bin/run.js falls back to the full oclif entry point (../main.ts).
- */
+/** skiff's commands on the fast path (see @skiff/cli/fast); the rest goes through oclif. */
 
-interface CommandModule {
-  default: {
-    id: string;
-    new (argv: string[], config: { bin: string; version: string }): { _run(): Promise<unknown> };
-  };
-}
-
-type Loader = () => Promise<CommandModule>;
-const load = (p: Promise<unknown>) => p as Promise<CommandModule>;
+type Loader = CommandLoader;
+const load = (p: Promise<unknown>) => p as ReturnType<CommandLoader>;
 
 const pull: Loader = () => load(import('../commands/image/pull.js'));
 const push: Loader = () => load(import('../commands/image/push.js'));
@@ -32,7 +20,7 @@ const importCmd: Loader = () => load(import('../commands/image/import.js'));
 const history: Loader = () => load(import('../commands/image/history.js'));
 
 /** Command ids (and their aliases) → the module defining the command and its canonical id. */
-const COMMANDS: Record<string, [string, Loader]> = {
+const COMMANDS: CommandTable = {
   'image:pull': ['image:pull', pull],
   pull: ['image:pull', pull],
   'image:push': ['image:push', push],
@@ -68,30 +56,6 @@ function version(): string {
   return pkg.version;
 }
 
-export async function runFast(argv: string[]): Promise<boolean> {
-  if (argv.some((a) => a === '--help' || a === '-h' || a === 'help')) return false;
-  const args = hoistGlobalFlags(argv, (id) => id in COMMANDS);
-  if (args.length === 1 && (args[0] === '--version' || args[0] === '-v')) {
-    process.stdout.write(`${TOOL_NAME} version ${version()}\n`);
-    return true;
-  }
-  let idLength = 0;
-  for (let n = 1; n <= Math.min(args.length, 2) && !args[n - 1]!.startsWith('-'); n++) {
-    if (args.slice(0, n).join(':') in COMMANDS) idLength = n;
-  }
-  if (idLength === 0) return false;
-  const [id, loader] = COMMANDS[args.slice(0, idLength).join(':')]!;
-  const Cmd = (await loader()).default;
-  Cmd.id = id;
-  try {
-    await new Cmd(args.slice(idLength), { bin: TOOL_NAME, version: version() })._run();
-  } catch (err) {
-    if (err instanceof Errors.ExitError) {
-      process.exitCode = err.oclif.exit ?? EXIT_TOOL_ERROR;
-    } else {
-      process.stderr.write(formatError(err, argv.includes('--log-level=debug')));
-      process.exitCode = toExitCode(err);
-    }
-  }
-  return true;
+export function runFast(argv: string[]): Promise<boolean> {
+  return run(SKIFF, COMMANDS, argv, version);
 }
