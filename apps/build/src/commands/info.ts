@@ -1,7 +1,7 @@
 import { Flags } from '@oclif/core';
+import { collectHostInfo } from '@skiff/oci/runtime/host-info';
 import { renderTemplate } from '@skiff/oci/template/go-template';
 import { ToolCommand } from '../base-command.js';
-import { collectHostInfo } from '../info/host-info.js';
 
 export default class Info extends ToolCommand {
   static override summary = 'Display information about the host and the build tool';

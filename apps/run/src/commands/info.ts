@@ -2,11 +2,11 @@ import { existsSync } from 'node:fs';
 import { statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Flags } from '@oclif/core';
+import { collectHostInfo } from '@skiff/oci/runtime/host-info';
 import { resolveStoreLocation, SYSTEM_STORAGE_CONF, storageConfPath } from '@skiff/oci/storage/config';
 import { renderTemplate } from '@skiff/oci/template/go-template';
 import { stringify } from 'yaml';
 import { ToolCommand } from '../base-command.js';
-import { collectHostInfo } from '../info/host-info.js';
 import { storeOptions, withStore } from '../store-options.js';
 
 export default class Info extends ToolCommand {

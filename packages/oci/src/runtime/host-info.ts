@@ -3,7 +3,7 @@ import { access, readFile, statfs } from 'node:fs/promises';
 import os from 'node:os';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
-import { isRootless, xdgConfigHome, xdgDataHome, xdgRuntimeDir } from '@skiff/oci/config/paths';
+import { isRootless, xdgConfigHome, xdgDataHome, xdgRuntimeDir } from '../config/paths.js';
 
 /**
  * What `info` reports about the host: the shape follows `podman info --format json` (lower-camel
