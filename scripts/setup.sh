@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # Debian packages the tools and the tests use (tests start real registries and compare with skopeo).
-DEB_PACKAGES=(docker-registry busybox-static skopeo apache2-utils openssl zstd ca-certificates runc crun conmon uidmap catatonit golang-github-containers-common)
+DEB_PACKAGES=(docker-registry busybox-static skopeo apache2-utils openssl zstd ca-certificates runc crun conmon uidmap catatonit golang-github-containers-common podman)
 
 missing=()
 for p in "${DEB_PACKAGES[@]}"; do
