@@ -7,6 +7,24 @@ import { RegistryClient, type RegistryClientOptions } from './client.js';
  */
 export class RegistryClientPool {
   private readonly clients = new Map<string, RegistryClient>();
+  /** endpoint → blob digest → a repository known to hold it (for cross-repository mounts). */
+  private readonly blobs = new Map<string, Map<string, string>>();
+
+  /** Remember that `repo` on `endpoint` holds the blob (written, mounted or found there). */
+  noteBlob(endpoint: string, repo: string, digest: string): void {
+    let known = this.blobs.get(endpoint);
+    if (!known) {
+      known = new Map();
+      this.blobs.set(endpoint, known);
+    }
+    known.set(digest, repo);
+  }
+
+  /** A repository other than `repo` on `endpoint` known to hold the blob, to mount it from. */
+  blobElsewhere(endpoint: string, digest: string, repo: string): string | undefined {
+    const from = this.blobs.get(endpoint)?.get(digest);
+    return from !== undefined && from !== repo ? from : undefined;
+  }
 
   /** The pooled client for these options (same key → same client). */
   client(key: string, options: RegistryClientOptions): RegistryClient {

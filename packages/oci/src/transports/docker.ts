@@ -10,6 +10,7 @@ import {
   type RegistriesConf,
 } from '../reference/registries-conf.js';
 import { RegistryClient, type RegistryClientOptions } from '../registry/client.js';
+import type { RegistryClientPool } from '../registry/pool.js';
 import type { Digest } from '../spec/digest.js';
 import { isDigest } from '../spec/digest.js';
 import { manifestMediaTypes } from '../spec/media-types.js';
@@ -121,7 +122,7 @@ export class DockerReference implements ImageReference {
   async newDestination(options: TransportOptions = {}): Promise<ImageDestination> {
     const conf = loadConf(options);
     const target = pushTarget(conf, this.ref);
-    return new DockerDestination(this, target, clientFor(target, options), conf);
+    return new DockerDestination(this, target, clientFor(target, options), conf, options.clientPool);
   }
 
   /** Delete the manifest the reference names, resolving a tag to its digest first (as skopeo delete). */
@@ -257,14 +258,22 @@ class DockerDestination implements ImageDestination, BlobMounter {
     private readonly target: PullSource,
     readonly client: RegistryClient,
     private readonly conf: RegistriesConf,
+    /** The job's client pool, which also remembers where blobs are (mount sources). */
+    private readonly pool?: RegistryClientPool,
   ) {
     this.repo = target.ref.path;
+  }
+
+  private noteBlob(digest: string): void {
+    this.pool?.noteBlob(this.target.endpoint, this.repo, digest);
   }
 
   async hasBlob(descriptor: Descriptor, signal?: AbortSignal): Promise<boolean> {
     const size = await this.client.headBlob(this.repo, descriptor.digest as Digest, signal);
     if (size === undefined) return false;
-    return size < 0 || descriptor.size < 0 || size === descriptor.size;
+    const present = size < 0 || descriptor.size < 0 || size === descriptor.size;
+    if (present) this.noteBlob(descriptor.digest);
+    return present;
   }
 
   async putBlob(stream: Readable, info: PutBlobInfo, signal?: AbortSignal): Promise<Descriptor> {
@@ -274,21 +283,32 @@ class DockerDestination implements ImageDestination, BlobMounter {
       { ...(info.digest !== undefined ? { digest: info.digest } : {}), sizeBytes: info.sizeBytes },
       { ...(signal ? { signal } : {}), ...(info.verified ? { verified: true } : {}) },
     );
+    this.noteBlob(result.digest);
     return { mediaType: info.mediaType, digest: result.digest, size: result.sizeBytes };
   }
 
+  /**
+   * Mount the blob from another repository of this registry: the source's repository when the
+   * source is on the same endpoint, else one where this job already wrote or found it.
+   */
   async mountBlob(descriptor: Descriptor, from: ImageReference, signal?: AbortSignal): Promise<boolean> {
-    if (!(from instanceof DockerReference)) return false;
-    // Only a blob in another repository of the same registry endpoint can be mounted.
-    let fromTarget: PullSource;
-    try {
-      fromTarget = pushTarget(this.conf, from.ref);
-    } catch {
-      return false;
+    const digest = descriptor.digest as Digest;
+    let fromRepo = this.pool?.blobElsewhere(this.target.endpoint, digest, this.repo);
+    if (fromRepo === undefined && from instanceof DockerReference) {
+      try {
+        const fromTarget = pushTarget(this.conf, from.ref);
+        if (fromTarget.endpoint === this.target.endpoint && fromTarget.ref.path !== this.repo) {
+          fromRepo = fromTarget.ref.path;
+        }
+      } catch {
+        // A blocked or unknown source location: nothing to mount from.
+      }
     }
-    if (fromTarget.endpoint !== this.target.endpoint || fromTarget.ref.path === this.repo) return false;
+    if (fromRepo === undefined) return false;
     try {
-      return await this.client.mountBlob(this.repo, descriptor.digest as Digest, fromTarget.ref.path, signal);
+      const mounted = await this.client.mountBlob(this.repo, digest, fromRepo, signal);
+      if (mounted) this.noteBlob(digest);
+      return mounted;
     } catch (err) {
       if (isSkiffError(err) && err.code !== 'ABORTED') return false;
       throw err;

@@ -10,6 +10,7 @@ import { copyImage } from '../../src/copy/copy.js';
 import type { CopyProgressEvent } from '../../src/copy/events.js';
 import { validateImage } from '../../src/image/validate.js';
 import { decompressStream } from '../../src/layer/compression.js';
+import { RegistryClientPool } from '../../src/registry/pool.js';
 import { parseManifest } from '../../src/spec/manifest.js';
 import { MediaType } from '../../src/spec/media-types.js';
 import { parseImageName } from '../../src/transports/index.js';
@@ -214,6 +215,34 @@ describe('copyImage', () => {
     expect(left).toEqual([]);
     if (existsSync(join(layoutDest, 'blobs', 'sha256'))) {
       expect(await readdir(join(layoutDest, 'blobs', 'sha256'))).not.toContain(victim.digest.slice(7));
+    }
+  });
+
+  it('with a shared client pool, mounts a blob another repository of the job already holds', async () => {
+    const img = await makeImage(join(work, 'pooled'), { extraLayers: 1 });
+    const pool = new RegistryClientPool();
+    const options = { destinationOptions: { ...insecure, clientPool: pool } };
+    try {
+      const first = await copyImage(
+        parseImageName(img.transportRef),
+        parseImageName(`docker://${registry.host}/engine/pool-a:1`),
+        options,
+      );
+      expect(first.blobsMounted).toBe(0);
+      const second = await copyImage(
+        parseImageName(img.transportRef),
+        parseImageName(`docker://${registry.host}/engine/pool-b:1`),
+        options,
+      );
+      // Every blob of the second copy came by mount from pool-a, none was uploaded again.
+      expect(second).toMatchObject({ blobsMounted: 2, blobsCopied: 1 }); // the config is put, not mounted
+      const uploads = (await registry.requests()).filter(
+        (r) => r.method === 'POST' && r.path.startsWith('/v2/engine/pool-b/blobs/uploads/'),
+      );
+      expect(uploads.filter((r) => r.path.includes('mount=')).length).toBe(2);
+      await validate(`docker://${registry.host}/engine/pool-b:1`);
+    } finally {
+      await pool.close();
     }
   });
 
