@@ -259,11 +259,17 @@ class LocalStore implements Store {
       ...(options.sizeBytes !== undefined ? { sizeBytes: options.sizeBytes } : {}),
       what: 'blob',
     });
+    // Open before streaming: a stream that fails at once must not race the file's creation, or
+    // the removal below could run before the open and leave the temp file behind.
+    let fh: fs.promises.FileHandle | undefined;
     try {
-      await pipeline(stream, verify, fs.createWriteStream(tmp, { flags: 'wx', mode: 0o644, flush: true }), {
-        ...(options.signal ? { signal: options.signal } : {}),
-      });
+      fh = await fs.promises.open(tmp, 'wx', 0o644);
+      const out = fs.createWriteStream('', { fd: fh.fd, autoClose: false, highWaterMark: 1 << 20 });
+      await pipeline(stream, verify, out, { ...(options.signal ? { signal: options.signal } : {}) });
+      await fh.sync();
+      await fh.close();
     } catch (err) {
+      await fh?.close().catch(() => {});
       fs.rmSync(tmp, { force: true });
       if (options.signal?.aborted)
         throw new SkiffError('ABORTED', `writing ${what}: aborted`, { cause: err });
