@@ -29,8 +29,15 @@ export async function fsyncDir(dir: string): Promise<void> {
   }
 }
 
-/** Write bytes atomically: temp file in the same directory → fsync → rename → fsync dir. */
-export async function writeFileAtomic(target: string, data: Buffer | string): Promise<void> {
+/**
+ * Write bytes atomically: temp file in the same directory → fsync → rename → fsync dir. With
+ * `syncDir: false` the caller fsyncs the directory itself (once, after many writes).
+ */
+export async function writeFileAtomic(
+  target: string,
+  data: Buffer | string,
+  options: { syncDir?: boolean } = {},
+): Promise<void> {
   const tmp = tempName(target);
   try {
     const fh = await fs.open(tmp, 'wx', 0o644);
@@ -45,7 +52,7 @@ export async function writeFileAtomic(target: string, data: Buffer | string): Pr
     await fs.rm(tmp, { force: true });
     throw asSkiffError(err, `writing ${target}`);
   }
-  await fsyncDir(path.dirname(target));
+  if (options.syncDir !== false) await fsyncDir(path.dirname(target));
 }
 
 /**

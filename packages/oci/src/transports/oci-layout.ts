@@ -268,6 +268,8 @@ export class OciLayoutDestination implements ImageDestination {
   readonly capabilities = OCI_CAPABILITIES;
   private top: Descriptor | undefined;
   private readonly written = new Set<string>();
+  /** Blob directories renamed into since the last fsync of theirs. */
+  private readonly dirtyDirs = new Set<string>();
   private committed = false;
   private closed = false;
 
@@ -334,7 +336,8 @@ export class OciLayoutDestination implements ImageDestination {
       await fs.rm(tmp, { force: true });
       throw asSkiffError(err, `storing ${what}`);
     }
-    await fsyncDir(algDir);
+    // The directory is fsynced once, at commit, before index.json points at what it holds.
+    this.dirtyDirs.add(algDir);
     if (!present) this.written.add(digest);
     return { mediaType: info.mediaType, digest, size: sizeBytes };
   }
@@ -354,7 +357,8 @@ export class OciLayoutDestination implements ImageDestination {
     const file = blobPath(this.target.dir, digest);
     if (!(await exists(file))) {
       await fs.mkdir(path.dirname(file), { recursive: true });
-      await writeFileAtomic(file, manifest.raw);
+      await writeFileAtomic(file, manifest.raw, { syncDir: false });
+      this.dirtyDirs.add(path.dirname(file));
       this.written.add(digest);
     }
     if (instanceDigest === undefined) {
@@ -368,6 +372,7 @@ export class OciLayoutDestination implements ImageDestination {
     if (!this.top)
       throw new SkiffError('INVALID_ARGUMENT', `${this.reference.toString()}: commit before putManifest`);
     const top = this.top;
+    await Promise.all([...this.dirtyDirs].map((d) => fsyncDir(d)));
     await withIndexLock(this.target.dir, async () => {
       const indexFile = path.join(this.target.dir, 'index.json');
       let doc: Record<string, unknown> = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
