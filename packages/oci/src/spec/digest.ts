@@ -153,3 +153,8 @@ export class DigestVerifier extends Transform {
     cb();
   }
 }
+
+/** The OCI ChainID of a layer: its DiffID for the first, sha256("<parent ChainID> <DiffID>") after. */
+export function chainIdOf(parent: Digest | undefined, diffId: Digest): Digest {
+  return parent ? digestOf(`${parent} ${diffId}`) : diffId;
+}

@@ -3,11 +3,22 @@ import type { Readable } from 'node:stream';
 import { createLimiter } from '../copy/limit.js';
 import { SkiffError } from '../errors.js';
 import { type ImageRef, parseReference, withDefaultTag } from '../reference/reference.js';
-import type { Digest } from '../spec/digest.js';
+import { chainIdOf, type Digest } from '../spec/digest.js';
 import { parseImageConfig, parseManifest } from '../spec/manifest.js';
 import type { StorageDriver, StoreLocationOptions } from '../storage/config.js';
 import { STORAGE_DRIVERS } from '../storage/config.js';
-import { chainIdOf, type ImageInfo, openStore, type Store } from '../storage/store.js';
+import type { ImageInfo, Store } from '../storage/store.js';
+
+/**
+ * The store (SQLite's native addon, the layer code) loads when a containers-storage: image is
+ * opened, not when the transport is registered: every ferry command registers it.
+ */
+async function openStore(
+  options: Parameters<typeof import('../storage/store.js').openStore>[0],
+): Promise<Store> {
+  return (await import('../storage/store.js')).openStore(options);
+}
+
 import type {
   BlobStream,
   Descriptor,
