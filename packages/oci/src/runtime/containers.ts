@@ -307,6 +307,29 @@ export class ContainerDb {
     });
   }
 
+  /** Give a container another name (unique, as at creation). */
+  rename(id: string, name: string): ContainerRecord {
+    if (!NAME.test(name)) {
+      throw new SkiffError('INVALID_ARGUMENT', `invalid container name "${name}"`, {
+        hint: 'names match [a-zA-Z0-9][a-zA-Z0-9_.-]*',
+      });
+    }
+    return this.write(`renaming container ${id.slice(0, 12)}`, () => {
+      const holder = this.db.prepare('SELECT id FROM containers WHERE name = ?').get(name) as
+        | { id: string }
+        | undefined;
+      if (holder && holder.id !== id)
+        throw new SkiffError(
+          'IN_USE',
+          `the container name "${name}" is already in use by ${holder.id}. You have to remove that container to be able to reuse that name: that name is already in use`,
+        );
+      this.db.prepare('UPDATE containers SET name = ? WHERE id = ?').run(name, id);
+      const rec = this.getById(id);
+      if (!rec) throw new SkiffError('NOT_FOUND', `no container with ID ${id} found`);
+      return rec;
+    });
+  }
+
   /** Delete the records (the caller has already stopped it and removed its files). */
   remove(id: string): boolean {
     return this.write(`removing container ${id.slice(0, 12)}`, () => {

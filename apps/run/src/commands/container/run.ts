@@ -1,0 +1,120 @@
+import { Args, Flags } from '@oclif/core';
+import { SkiffError } from '@skiff/oci/errors';
+import { storedConfigOf } from '@skiff/oci/runtime/create-flags';
+import { killContainer, removeContainer, startAttached, startDetached } from '@skiff/oci/runtime/run';
+import { withContainerSession } from '@skiff/oci/runtime/session';
+import type { Store } from '@skiff/oci/storage/store';
+import { ToolCommand } from '../../base-command.js';
+import { storeOptions } from '../../store-options.js';
+import {
+  CREATE_FLAGS,
+  commandExitCode,
+  createFromFlags,
+  requireImageArg,
+  separateContainerArgs,
+  sessionOptions,
+} from './create.js';
+
+/** conmon's exit command: `skiff --root R --runroot RR --storage-driver D container cleanup [--rm] ID`. */
+export function exitCommandFor(store: Store, id: string, remove: boolean): string[] {
+  const loc = store.location;
+  return [
+    process.execPath,
+    process.argv[1] ?? 'skiff',
+    '--root',
+    loc.root,
+    '--runroot',
+    loc.runroot,
+    '--storage-driver',
+    loc.driver,
+    'container',
+    'cleanup',
+    ...(remove ? ['--rm'] : []),
+    id,
+  ];
+}
+
+export default class ContainerRun extends ToolCommand {
+  static override aliases = ['run'];
+  static override summary = 'Run a command in a new container';
+  static override description =
+    "Creates a container from an image and runs it: attached (the exit code is the container's) or with -d in the background under conmon.";
+  static override examples = [
+    '<%= config.bin %> run --rm busybox echo hi',
+    '<%= config.bin %> run -d --name web -v /srv:/srv:ro busybox httpd -f',
+  ];
+  static override strict = false;
+  static override args = { image: Args.string({ required: true, description: 'image' }) };
+  static override flags = {
+    ...CREATE_FLAGS,
+    detach: Flags.boolean({ char: 'd', description: 'Run container in background and print container ID' }),
+  };
+
+  public override async init(): Promise<void> {
+    this.argv = separateContainerArgs(this.argv, { ...this.ctor.flags, ...this.ctor.baseFlags } as never);
+    await super.init();
+  }
+
+  async run(): Promise<void> {
+    const { argv, flags } = await this.parse(ContainerRun);
+    const { image, command } = requireImageArg(argv as string[]);
+    if (flags['log-driver'] === 'none' && !flags.detach) {
+      // Attached output goes to the terminal either way.
+    }
+    let exitCode: number | undefined;
+    await withContainerSession(
+      storeOptions(flags),
+      async (s) => {
+        let created: Awaited<ReturnType<typeof createFromFlags>>;
+        try {
+          created = await createFromFlags(s, flags, image, command, ['skiff', ...this.argv]);
+        } catch (err) {
+          exitCode = commandExitCode(err);
+          if (exitCode === undefined) throw err;
+          process.stderr.write(`Error: ${(err as Error).message}\n`);
+          return;
+        }
+        const { rec, warnings } = created;
+        for (const w of warnings) process.stderr.write(`WARN[0000] ${w}\n`);
+        const runtime = await s.runtime();
+        if (flags.detach) {
+          const cfg = storedConfigOf(rec.config);
+          try {
+            await startDetached(s.store, s.db, runtime, rec.id, {
+              exitCommand: exitCommandFor(s.store, rec.id, Boolean(flags.rm)),
+              logDriver: cfg.logDriver ?? 'k8s-file',
+            });
+          } catch (err) {
+            if (flags.rm)
+              await removeContainer(s.store, s.db, runtime, rec.id, { force: true }).catch(() => {});
+            throw err;
+          }
+          process.stdout.write(`${rec.id}\n`);
+          return;
+        }
+        // Signals to skiff go to the container (runc forwards them to its process).
+        const forward = (sig: NodeJS.Signals) => {
+          void killContainer(s.store, s.db, runtime, rec.id, sig).catch(() => {});
+        };
+        const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'];
+        if (!process.stdin.isTTY) signals.push('SIGINT');
+        for (const sig of signals) process.on(sig, forward);
+        try {
+          exitCode = await startAttached(s.store, s.db, runtime, rec.id, {
+            stdio: [flags.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
+            ...(flags.rm ? { remove: true } : {}),
+          });
+        } catch (err) {
+          if (flags.rm)
+            await removeContainer(s.store, s.db, runtime, rec.id, { force: true }).catch(() => {});
+          if (err instanceof SkiffError) throw err;
+          throw new SkiffError('RUNTIME', (err as Error).message, { cause: err });
+        } finally {
+          for (const sig of signals) process.off(sig, forward);
+        }
+      },
+      sessionOptions(flags),
+    );
+    if (exitCode !== undefined && exitCode !== 0) this.exit(exitCode);
+  }
+}

@@ -1,0 +1,383 @@
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type FixtureImage, makeImage } from '../support/images.js';
+import { assertBuilt, ferry, makeSandbox, ok, type Sandbox } from './ferry-cli.js';
+import { assertSkiffBuilt, makeStore, SKIFF_BIN, skiff, type TestStore } from './skiff-cli.js';
+
+/**
+ * skiff's container commands end to end, as root: the built CLI, runc and conmon, each test
+ * with its own overlay store under a short /tmp path, on an image made from busybox-static.
+ */
+
+let sb: Sandbox;
+let img: FixtureImage;
+const IMAGE = 'localhost/e2e/bb:1';
+
+beforeAll(async () => {
+  if (process.geteuid?.() !== 0) throw new Error('the skiff run e2e suite needs root');
+  await assertBuilt();
+  await assertSkiffBuilt();
+  sb = await makeSandbox('skr-');
+  img = await makeImage(sb.path('layout'), {
+    name: 'bb',
+    config: {
+      Env: ['PATH=/bin', 'FOO=from-image'],
+      Cmd: ['echo', 'default', 'cmd'],
+      WorkingDir: '/tmp',
+      Labels: { tier: 'test' },
+    },
+  });
+});
+
+afterAll(async () => {
+  await sb?.cleanup();
+});
+
+const stores: TestStore[] = [];
+
+/** A fresh overlay store holding IMAGE. */
+async function storeWithImage(name: string): Promise<TestStore> {
+  const store = await makeStore(sb, name, 'overlay');
+  await ok(
+    ferry(sb, [
+      'copy',
+      '-q',
+      img.transportRef,
+      `containers-storage:[overlay@${store.root}+${store.runroot}]${IMAGE}`,
+    ]),
+  );
+  stores.push(store);
+  return store;
+}
+
+afterAll(async () => {
+  for (const s of stores) await skiff(sb, s, ['rm', '-f', '--all']).catch(() => {});
+});
+
+async function psNames(store: TestStore): Promise<string[]> {
+  const out = await ok(skiff(sb, store, ['ps', '-a', '--format', '{{.Names}}']));
+  return out.split('\n').filter(Boolean);
+}
+
+async function until(fn: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await fn()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('condition not met in time');
+}
+
+describe('skiff run (attached)', () => {
+  let store: TestStore;
+  beforeAll(async () => {
+    store = await storeWithImage('att');
+  });
+
+  it('run IMAGE echo hi prints hi and exits 0; the container stays as exited', async () => {
+    const r = await skiff(sb, store, ['run', '--name', 'hi', IMAGE, 'echo', 'hi']);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe('hi\n');
+    const ps = await ok(skiff(sb, store, ['ps', '-a', '--filter', 'name=^hi$', '--format', '{{.Status}}']));
+    expect(ps).toMatch(/^Exited \(0\) .* ago\n$/);
+    expect(await ok(skiff(sb, store, ['ps', '-q']))).toBe('');
+    await ok(skiff(sb, store, ['rm', 'hi']));
+  });
+
+  it("exit codes: the container's own, 126, 127, 137 for SIGKILL", async () => {
+    expect((await skiff(sb, store, ['run', '--rm', IMAGE, 'sh', '-c', 'exit 3'])).code).toBe(3);
+    const nf = await skiff(sb, store, ['run', '--rm', IMAGE, 'nosuchcmd']);
+    expect(nf.code).toBe(127);
+    expect(nf.stderr).toContain('nosuchcmd');
+    const ne = await skiff(sb, store, ['run', '--rm', IMAGE, '/etc/passwd']);
+    expect(ne.code).toBe(126);
+    // SIGKILL from outside: the attached run reports 128+9.
+    const attached = skiff(sb, store, ['run', '--rm', '--name', 'victim', IMAGE, 'sleep', '60']);
+    await until(async () => (await skiff(sb, store, ['ps', '--format', '{{.Names}}'])).stdout === 'victim\n');
+    await ok(skiff(sb, store, ['kill', 'victim']));
+    expect((await attached).code).toBe(137);
+    expect(await psNames(store)).toEqual([]);
+  });
+
+  it('bad input exits 125 with one message and leaves nothing behind', async () => {
+    for (const args of [
+      ['run', '--memory', 'lots', IMAGE, 'true'],
+      ['run', '--mount', 'type=bind,target=/x', IMAGE, 'true'],
+      ['run', '-v', '/no/such/dir:/x', IMAGE, 'true'],
+      ['run', '--pids-limit', 'x', IMAGE, 'true'],
+      ['run', '--pull', 'never', 'localhost/no/such:image', 'true'],
+      ['run', '--bogus-flag', IMAGE, 'true'],
+    ]) {
+      const r = await skiff(sb, store, args);
+      expect(r.code, `${args.join(' ')}: ${r.stderr}`).toBe(125);
+      expect(r.stderr).toMatch(/^Error: /);
+      expect(r.stdout).toBe('');
+    }
+    expect(await psNames(store)).toEqual([]);
+    expect(readFileSync('/proc/self/mountinfo', 'utf8')).not.toContain(store.runroot);
+  });
+
+  it('env, user, workdir, entrypoint and cmd combine as podman', async () => {
+    expect(await ok(skiff(sb, store, ['run', '--rm', IMAGE]))).toBe('default cmd\n');
+    const envFile = sb.path('env');
+    writeFileSync(envFile, '# comment\nFROM_FILE=yes\nBAR=file\n');
+    const out = await ok(
+      skiff(sb, { ...store }, [
+        'run',
+        '--rm',
+        '-e',
+        'BAR=flag',
+        '--env-file',
+        envFile,
+        '-u',
+        '65534:65534',
+        '-w',
+        '/etc',
+        IMAGE,
+        'sh',
+        '-c',
+        'echo $FOO $BAR $FROM_FILE; id -u; id -g; pwd',
+      ]),
+    );
+    expect(out).toBe('from-image flag yes\n65534\n65534\n/etc\n');
+    expect(await ok(skiff(sb, store, ['run', '--rm', '--entrypoint', 'echo', IMAGE, 'a', '-n', 'b']))).toBe(
+      'a -n b\n',
+    );
+    expect(
+      await ok(skiff(sb, store, ['run', '--rm', '--entrypoint', '["sh","-c"]', IMAGE, 'echo $0', 'x'])),
+    ).toBe('x\n');
+    expect(
+      await ok(skiff(sb, store, ['run', '--rm', '--hostname', 'box', IMAGE, 'cat', '/etc/hostname'])),
+    ).toBe('box\n');
+    expect(await ok(skiff(sb, store, ['run', '--rm', '-u', 'nobody', IMAGE, 'id', '-un']))).toBe('nobody\n');
+  });
+
+  it('-i passes stdin; without -i the container reads nothing', async () => {
+    expect(await ok(skiff(sb, store, ['run', '--rm', '-i', IMAGE, 'cat'], { input: 'piped\n' }))).toBe(
+      'piped\n',
+    );
+    expect(await ok(skiff(sb, store, ['run', '--rm', IMAGE, 'cat'], { input: 'piped\n' }))).toBe('');
+  });
+
+  it('a name in use is refused (125), --replace replaces it', async () => {
+    await ok(skiff(sb, store, ['create', '--name', 'taken', IMAGE, 'true']));
+    const r = await skiff(sb, store, ['run', '--name', 'taken', IMAGE, 'true']);
+    expect(r.code).toBe(125);
+    expect(r.stderr).toContain('the container name "taken" is already in use');
+    expect(await ok(skiff(sb, store, ['run', '--replace', '--name', 'taken', IMAGE, 'echo', 'new']))).toBe(
+      'new\n',
+    );
+    expect(await psNames(store)).toEqual(['taken']);
+    await ok(skiff(sb, store, ['rm', 'taken']));
+  });
+
+  it('bind volumes persist data across containers; :ro is read-only; --read-only', async () => {
+    const dir = sb.path('vol');
+    mkdirSync(dir);
+    await ok(
+      skiff(sb, store, ['run', '--rm', '-v', `${dir}:/data`, IMAGE, 'sh', '-c', 'echo kept > /data/f']),
+    );
+    expect(readFileSync(`${dir}/f`, 'utf8')).toBe('kept\n');
+    expect(
+      await ok(
+        skiff(sb, store, ['run', '--rm', '--mount', `type=bind,src=${dir},dst=/d`, IMAGE, 'cat', '/d/f']),
+      ),
+    ).toBe('kept\n');
+    const ro = await skiff(sb, store, [
+      'run',
+      '--rm',
+      '-v',
+      `${dir}:/data:ro`,
+      IMAGE,
+      'sh',
+      '-c',
+      'echo x > /data/g',
+    ]);
+    expect(ro.code).not.toBe(0);
+    expect(existsSync(`${dir}/g`)).toBe(false);
+    const rofs = await skiff(sb, store, ['run', '--rm', '--read-only', IMAGE, 'sh', '-c', 'touch /x']);
+    expect(rofs.code).not.toBe(0);
+    expect(
+      await ok(
+        skiff(sb, store, [
+          'run',
+          '--rm',
+          '--read-only',
+          '--tmpfs',
+          '/scratch',
+          IMAGE,
+          'sh',
+          '-c',
+          'touch /scratch/x && echo ok',
+        ]),
+      ),
+    ).toBe('ok\n');
+  });
+
+  it('--rm removes the container; --cidfile writes its ID', async () => {
+    const cid = sb.path('cid');
+    await ok(skiff(sb, store, ['run', '--cidfile', cid, '--name', 'withcid', IMAGE, 'true']));
+    const id = readFileSync(cid, 'utf8');
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    expect(
+      await ok(
+        skiff(sb, store, [
+          'inspect',
+          '--format',
+          '{{.Id}} {{.Name}} {{.State.Status}} {{.State.ExitCode}}',
+          'withcid',
+        ]),
+      ),
+    ).toBe(`${id} withcid exited 0\n`);
+    await ok(skiff(sb, store, ['rm', 'withcid']));
+    await ok(skiff(sb, store, ['run', '--rm', '--name', 'gone', IMAGE, 'true']));
+    expect(await psNames(store)).toEqual([]);
+  });
+});
+
+describe('detached containers', () => {
+  let store: TestStore;
+  beforeAll(async () => {
+    store = await storeWithImage('det');
+  });
+
+  it('-d + logs + stop + rm', async () => {
+    const id = (
+      await ok(
+        skiff(sb, store, [
+          'run',
+          '-d',
+          '--name',
+          'web',
+          IMAGE,
+          'sh',
+          '-c',
+          'echo started; echo err >&2; trap "echo bye; exit 0" TERM; while :; do sleep 0.1; done',
+        ]),
+      )
+    ).trim();
+    expect(id).toMatch(/^[0-9a-f]{64}$/);
+    await until(async () => (await ok(skiff(sb, store, ['logs', 'web']))).includes('started'));
+    const logs = await skiff(sb, store, ['logs', 'web']);
+    expect(logs.stdout).toBe('started\n');
+    expect(logs.stderr).toBe('err\n');
+    expect(await ok(skiff(sb, store, ['ps', '--format', '{{.ID}} {{.Names}} {{.State}}']))).toBe(
+      `${id.slice(0, 12)} web running\n`,
+    );
+    const insp = JSON.parse(await ok(skiff(sb, store, ['container', 'inspect', 'web']))) as Array<{
+      State: { Running: boolean; Pid: number };
+      Config: { Labels: unknown; Image: string };
+      Image: string;
+    }>;
+    expect(insp[0]!.State.Running).toBe(true);
+    expect(insp[0]!.State.Pid).toBeGreaterThan(0);
+    expect(insp[0]!.Config.Image).toBe(IMAGE);
+    expect(await ok(skiff(sb, store, ['stop', 'web']))).toBe('web\n');
+    expect(await ok(skiff(sb, store, ['logs', '--tail', '1', 'web']))).toBe('bye\n');
+    expect(
+      await ok(skiff(sb, store, ['inspect', '--format', '{{.State.Status}} {{.State.ExitCode}}', 'web'])),
+    ).toBe('exited 0\n');
+    expect(await ok(skiff(sb, store, ['rm', 'web']))).toBe('web\n');
+    expect(await psNames(store)).toEqual([]);
+  });
+
+  it('a detached container keeps running after the skiff that started it is SIGKILLed; --rm cleans up on exit', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        SKIFF_BIN,
+        ...store.flags,
+        'run',
+        '-d',
+        '--rm',
+        '--name',
+        'orphan',
+        IMAGE,
+        'sh',
+        '-c',
+        'sleep 1.5; echo done',
+      ],
+      { env: sb.env, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += String(d);
+    });
+    await until(async () => /^[0-9a-f]{64}\n$/.test(out));
+    child.kill('SIGKILL');
+    expect(await ok(skiff(sb, store, ['ps', '--format', '{{.Names}} {{.State}}']))).toBe('orphan running\n');
+    await until(async () => (await psNames(store)).length === 0, 15_000);
+  });
+
+  it('create + start -a, wait, kill -s, restart, rename, prune', async () => {
+    const id = (
+      await ok(skiff(sb, store, ['create', '--name', 'c1', IMAGE, 'sh', '-c', 'echo once']))
+    ).trim();
+    expect(await ok(skiff(sb, store, ['ps', '-a', '--format', '{{.Names}} {{.State}}']))).toBe(
+      'c1 created\n',
+    );
+    expect(await ok(skiff(sb, store, ['start', '-a', 'c1']))).toBe('once\n');
+    expect(await ok(skiff(sb, store, ['wait', id]))).toBe('0\n');
+    await ok(skiff(sb, store, ['rename', 'c1', 'c2']));
+    await ok(skiff(sb, store, ['run', '-d', '--init', '--name', 'sleeper', IMAGE, 'sleep', '60']));
+    expect(await ok(skiff(sb, store, ['kill', '-s', 'TERM', 'sleeper']))).toBe('sleeper\n');
+    expect(await ok(skiff(sb, store, ['wait', 'sleeper']))).toBe('143\n');
+    await ok(skiff(sb, store, ['restart', 'sleeper']));
+    expect(await ok(skiff(sb, store, ['ps', '--format', '{{.Names}}']))).toBe('sleeper\n');
+    await ok(skiff(sb, store, ['kill', 'sleeper']));
+    expect(await ok(skiff(sb, store, ['wait', 'sleeper']))).toBe('137\n');
+    const pruned = await ok(skiff(sb, store, ['container', 'prune', '-f']));
+    expect(pruned.split('\n').filter(Boolean)).toHaveLength(2);
+    expect(await psNames(store)).toEqual([]);
+  });
+
+  it('ps formats and filters', async () => {
+    await ok(skiff(sb, store, ['run', '--name', 'ok0', '--label', 'app=a', IMAGE, 'true']));
+    await ok(skiff(sb, store, ['run', '-d', '--name', 'up1', '--label', 'app=b', IMAGE, 'sleep', '60']));
+    expect((await skiff(sb, store, ['run', '--name', 'bad3', IMAGE, 'sh', '-c', 'exit 3'])).code).toBe(3);
+    const table = (await ok(skiff(sb, store, ['ps', '-a']))).trimEnd().split('\n');
+    expect(table[0]).toMatch(/^CONTAINER ID\s+IMAGE\s+COMMAND\s+CREATED\s+STATUS\s+PORTS\s+NAMES$/);
+    expect(table).toHaveLength(4);
+    const f = async (...filters: string[]) =>
+      (
+        await ok(
+          skiff(sb, store, [
+            'ps',
+            '-a',
+            ...filters.flatMap((x) => ['--filter', x]),
+            '--format',
+            '{{.Names}}',
+          ]),
+        )
+      )
+        .split('\n')
+        .filter(Boolean)
+        .sort();
+    expect(await f('status=exited')).toEqual(['bad3', 'ok0']);
+    expect(await f('status=running')).toEqual(['up1']);
+    expect(await f('name=ok')).toEqual(['ok0']);
+    expect(await f('label=app')).toEqual(['ok0', 'up1']);
+    expect(await f('label=app=b')).toEqual(['up1']);
+    expect(await f(`ancestor=${IMAGE}`)).toEqual(['bad3', 'ok0', 'up1']);
+    expect(await f('exited=3')).toEqual(['bad3']);
+    const json = JSON.parse(await ok(skiff(sb, store, ['ps', '-a', '--format', 'json']))) as Array<{
+      Names: string[];
+      State: string;
+      ExitCode: number;
+      Labels: Record<string, string> | null;
+    }>;
+    expect(json.map((c) => [c.Names[0], c.State, c.ExitCode])).toEqual([
+      ['ok0', 'exited', 0],
+      ['up1', 'running', 0],
+      ['bad3', 'exited', 3],
+    ]);
+    expect(await ok(skiff(sb, store, ['ps', '--last', '1', '--format', '{{.Names}}']))).toBe('bad3\n');
+    expect((await ok(skiff(sb, store, ['ps', '-q', '--no-trunc']))).trim()).toMatch(/^[0-9a-f]{64}$/);
+    const bad = await skiff(sb, store, ['ps', '--filter', 'bogus=1']);
+    expect(bad.code).toBe(125);
+    await ok(skiff(sb, store, ['rm', '-f', '--all']));
+    expect(await psNames(store)).toEqual([]);
+  });
+});
