@@ -1,4 +1,4 @@
-import { type ImageSummary, splitName } from '@skiff/oci/image/local-images';
+import { type ImageSummary, splitName } from '@skiff/oci/image/image-summary';
 import { goStruct } from '@skiff/oci/template/go-template';
 import { goTime, humanSize, shortId, timeAgo } from './units.js';
 

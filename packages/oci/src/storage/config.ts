@@ -9,7 +9,6 @@
 import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseToml } from 'smol-toml';
-import { z } from 'zod';
 import { currentUid, isRootless, xdgConfigHome, xdgDataHome, xdgRuntimeDir } from '../config/paths.js';
 import { SkiffError } from '../errors.js';
 
@@ -37,16 +36,40 @@ export interface StoreLocation {
   configFile?: string;
 }
 
-const storageConfSchema = z.looseObject({
-  storage: z
-    .looseObject({
-      driver: z.string().optional(),
-      graphroot: z.string().optional(),
-      runroot: z.string().optional(),
-      rootless_storage_path: z.string().optional(),
-    })
-    .optional(),
-});
+/** The part of a storage.conf the store reads (other keys are allowed and ignored). */
+export interface StorageConf {
+  storage?: {
+    driver?: string;
+    graphroot?: string;
+    runroot?: string;
+    rootless_storage_path?: string;
+    [key: string]: unknown;
+  };
+  [key: string]: unknown;
+}
+
+const STORAGE_KEYS = ['driver', 'graphroot', 'runroot', 'rootless_storage_path'] as const;
+
+function isTable(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v) && !(v instanceof Date);
+}
+
+/**
+ * Checked by hand rather than with a zod schema: four optional strings, and this module is on
+ * the start-up path of every store command (`skiff images` must not load zod).
+ */
+function checkStorageConf(doc: Record<string, unknown>, file: string): StorageConf {
+  const storage = doc.storage;
+  if (storage === undefined) return doc;
+  if (!isTable(storage)) throw new SkiffError('CONFIG_FILE', `${file}: storage: expected a table`);
+  for (const key of STORAGE_KEYS) {
+    const v = storage[key];
+    if (v !== undefined && typeof v !== 'string') {
+      throw new SkiffError('CONFIG_FILE', `${file}: storage.${key}: expected a string, got ${typeof v}`);
+    }
+  }
+  return doc as StorageConf;
+}
 
 export const SYSTEM_STORAGE_CONF = '/etc/skiff/storage.conf';
 
@@ -59,8 +82,8 @@ export function storageConfPath(env: NodeJS.ProcessEnv = process.env): string | 
   return candidates.find((p) => fs.existsSync(p));
 }
 
-export function parseStorageConf(text: string, file: string): z.infer<typeof storageConfSchema> {
-  let doc: unknown;
+export function parseStorageConf(text: string, file: string): StorageConf {
+  let doc: Record<string, unknown>;
   try {
     doc = parseToml(text);
   } catch (err) {
@@ -68,21 +91,14 @@ export function parseStorageConf(text: string, file: string): z.infer<typeof sto
       cause: err,
     });
   }
-  const parsed = storageConfSchema.safeParse(doc);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new SkiffError(
-      'CONFIG_FILE',
-      `${file}: ${issue?.path.join('.') ?? ''}: ${issue?.message ?? 'invalid'}`,
-    );
-  }
-  const driver = parsed.data.storage?.driver;
+  const parsed = checkStorageConf(doc, file);
+  const driver = parsed.storage?.driver;
   if (driver !== undefined && driver !== '' && !STORAGE_DRIVERS.includes(driver as StorageDriver)) {
     throw new SkiffError('CONFIG_FILE', `${file}: unsupported storage driver "${driver}"`, {
       hint: `use one of: ${STORAGE_DRIVERS.join(', ')}`,
     });
   }
-  return parsed.data;
+  return parsed;
 }
 
 function expandHome(p: string, env: NodeJS.ProcessEnv): string {
@@ -94,7 +110,7 @@ export function resolveStoreLocation(options: StoreLocationOptions = {}): StoreL
   const env = options.env ?? process.env;
   const rootless = isRootless();
   const configFile = options.configPath ?? storageConfPath(env);
-  let conf: z.infer<typeof storageConfSchema>['storage'];
+  let conf: StorageConf['storage'];
   if (configFile) {
     let text: string;
     try {

@@ -9,7 +9,11 @@ import Database from 'better-sqlite3';
 
 export type Db = Database.Database;
 
-const SCHEMA_VERSION = 1;
+/**
+ * 1: the first schema. 2: images.labels (the config's Labels as JSON), so that listing images
+ * is one query that parses no config.
+ */
+export const SCHEMA_VERSION = 2;
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -38,7 +42,8 @@ CREATE TABLE IF NOT EXISTS images (
   top_layer TEXT REFERENCES layers(chain_id),
   created TEXT,
   size INTEGER NOT NULL,
-  added INTEGER NOT NULL
+  added INTEGER NOT NULL,
+  labels TEXT
 );
 CREATE TABLE IF NOT EXISTS image_layers (
   image_id TEXT NOT NULL REFERENCES images(id) ON DELETE CASCADE,
@@ -85,9 +90,42 @@ export function openDb(file: string, options: { readOnly?: boolean; busyTimeoutM
         'schema',
         String(SCHEMA_VERSION),
       );
+      migrate(db);
     }).immediate();
   }
   return db;
+}
+
+/** The schema version of an open database (0 when it has none yet). */
+export function schemaVersion(db: Db): number {
+  try {
+    const row = db.prepare("SELECT value FROM meta WHERE key = 'schema'").get() as
+      | { value: string }
+      | undefined;
+    return row ? Number(row.value) : 0;
+  } catch {
+    return 0;
+  }
+}
+
+/**
+ * Bring a database written by an older version up to SCHEMA_VERSION (inside the opening
+ * transaction: concurrent openers serialise on it and the second finds nothing to do; a crash
+ * rolls the whole step back).
+ */
+function migrate(db: Db): void {
+  const version = schemaVersion(db);
+  if (version >= SCHEMA_VERSION) return;
+  if (version < 2) {
+    const columns = db.prepare('PRAGMA table_info(images)').all() as { name: string }[];
+    if (!columns.some((c) => c.name === 'labels')) db.exec('ALTER TABLE images ADD COLUMN labels TEXT');
+    // The config was parsed and checked when the image was put; SQLite's JSON functions read
+    // the one field back without parsing anything in JavaScript.
+    db.exec(`UPDATE images SET labels = CASE
+        WHEN json_valid(CAST(config AS TEXT)) AND json_type(CAST(config AS TEXT), '$.config.Labels') = 'object'
+        THEN json_extract(CAST(config AS TEXT), '$.config.Labels') END`);
+  }
+  db.prepare("UPDATE meta SET value = ? WHERE key = 'schema'").run(String(SCHEMA_VERSION));
 }
 
 /** A store-wide setting fixed on first open (driver, overlay xattr namespace): the stored value, or `initial` now stored. */

@@ -43,6 +43,7 @@ import {
   tempOwner,
   tempPath,
 } from './fs-util.js';
+import { parseLabels } from './image-records.js';
 
 export interface OpenStoreOptions extends StoreLocationOptions {
   /** Map in-image owners when unpacking (rootless outside a user namespace). */
@@ -95,6 +96,8 @@ export interface ImageInfo {
   /** Unpacked size of all layers. */
   sizeBytes: number;
   added: Date;
+  /** The config's Labels (empty when it has none). */
+  labels: Record<string, string>;
 }
 
 export interface PutImageInput {
@@ -185,6 +188,7 @@ interface ImageRow {
   created: string | null;
   size: number;
   added: number;
+  labels?: string | null;
 }
 
 const MAX_CONFIG_BYTES = 16 << 20;
@@ -486,10 +490,10 @@ class LocalStore implements Store {
             | undefined;
           this.db
             .prepare(
-              `INSERT INTO images(id, manifest_digest, manifest, manifest_media_type, config, top_layer, created, size, added)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+              `INSERT INTO images(id, manifest_digest, manifest, manifest_media_type, config, top_layer, created, size, added, labels)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT(id) DO UPDATE SET manifest_digest = excluded.manifest_digest, manifest = excluded.manifest,
-                 manifest_media_type = excluded.manifest_media_type`,
+                 manifest_media_type = excluded.manifest_media_type, labels = excluded.labels`,
             )
             .run(
               id,
@@ -501,6 +505,7 @@ class LocalStore implements Store {
               config.created ?? null,
               size,
               exists?.added ?? Date.now(),
+              labelsJson(config),
             );
           this.db.prepare('DELETE FROM image_layers WHERE image_id = ?').run(id);
           this.db.prepare('DELETE FROM image_blobs WHERE image_id = ?').run(id);
@@ -915,6 +920,12 @@ export function inUserNamespace(): boolean {
   }
 }
 
+/** The columns `images` shows, kept beside the config so listing parses nothing: Labels as JSON. */
+function labelsJson(config: ImageConfig): string | null {
+  const labels = config.config?.Labels;
+  return labels && Object.keys(labels).length > 0 ? JSON.stringify(labels) : null;
+}
+
 function rowToImage(row: ImageRow, names: string[], layers: Digest[]): ImageInfo {
   const image: ImageInfo = {
     id: row.id,
@@ -926,6 +937,7 @@ function rowToImage(row: ImageRow, names: string[], layers: Digest[]): ImageInfo
     layers,
     sizeBytes: row.size,
     added: new Date(row.added),
+    labels: parseLabels(row.labels),
   };
   if (row.created) image.created = row.created;
   return image;

@@ -1,9 +1,30 @@
 import { Args, Flags } from '@oclif/core';
-import { parseImageFilters, summarize } from '@skiff/oci/image/local-images';
-import { ToolCommand } from '../../base-command.js';
+import { parseImageFilters, summarize } from '@skiff/oci/image/image-summary';
+import { STORAGE_DRIVERS, type StorageDriver, type StoreLocationOptions } from '@skiff/oci/storage/config';
+import { listImageRecords } from '@skiff/oci/storage/image-records';
+import { ToolCommand, UsageError } from '../../base-command.js';
 import { IMAGE_HEADERS, imageRows, imagesJson } from '../../render/images.js';
 import { renderReport } from '../../render/report.js';
-import { withStore } from '../../store-options.js';
+
+/**
+ * The global store flags as options, as ../../store-options.js does; not imported from there
+ * because that module loads the whole store (zod, layer code) and `images` must start fast.
+ */
+function locationOptions(flags: { root?: string; runroot?: string; 'storage-driver'?: string }) {
+  const options: StoreLocationOptions = {};
+  if (flags.root !== undefined) options.root = flags.root;
+  if (flags.runroot !== undefined) options.runroot = flags.runroot;
+  const driver = flags['storage-driver'];
+  if (driver !== undefined && driver !== '') {
+    if (!STORAGE_DRIVERS.includes(driver as StorageDriver)) {
+      throw new UsageError(
+        `unsupported storage driver "${driver}": use one of ${STORAGE_DRIVERS.join(', ')}`,
+      );
+    }
+    options.driver = driver as StorageDriver;
+  }
+  return options;
+}
 
 export default class ImageList extends ToolCommand {
   static override aliases = ['images', 'image:ls'];
@@ -41,9 +62,7 @@ export default class ImageList extends ToolCommand {
     const filterValues = [...(flags.filter ?? [])];
     if (args.image !== undefined) filterValues.push(`reference=${args.image}`);
     const select = parseImageFilters(filterValues);
-    const summaries = select(
-      await withStore(flags, (store) => store.listImages().map(summarize), { readOnly: true }),
-    );
+    const summaries = select((await listImageRecords(locationOptions(flags))).map(summarize));
     let rows = imageRows(summaries, { noTrunc: flags['no-trunc'] });
     const by = flags.sort;
     if (by !== 'created') {
