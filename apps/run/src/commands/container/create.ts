@@ -136,32 +136,42 @@ export function separateContainerArgs(
   argv: string[],
   flagDefs: Record<string, { type: string; char?: string }>,
 ): string[] {
-  const withValue = new Set<string>();
+  // Flag values are joined to their flag (`--name=x`): oclif's parser otherwise confuses a
+  // value with an equal positional argument (`run --name hi IMAGE echo hi`).
+  const longWithValue = new Set<string>(['--net']);
+  const charToName = new Map<string, string>();
   for (const [name, def] of Object.entries(flagDefs)) {
     if (def.type !== 'option') continue;
-    withValue.add(`--${name}`);
-    if (def.char) withValue.add(def.char);
+    longWithValue.add(`--${name}`);
+    if (def.char) charToName.set(def.char, name);
   }
-  withValue.add('--net');
+  const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
-    if (a === '--') return argv;
+    if (a === '--') return [...out, ...argv.slice(i)];
     if (a.startsWith('--')) {
-      if (!a.includes('=') && withValue.has(a)) i++;
+      if (!a.includes('=') && longWithValue.has(a) && i + 1 < argv.length) out.push(`${a}=${argv[++i]}`);
+      else out.push(a);
       continue;
     }
     if (a.startsWith('-') && a.length > 1) {
-      for (let j = 1; j < a.length; j++) {
-        if (withValue.has(a[j] as string)) {
-          if (j === a.length - 1) i++;
-          break;
-        }
+      let j = 1;
+      while (j < a.length && !charToName.has(a[j] as string)) j++;
+      if (j === a.length) {
+        out.push(a);
+        continue;
       }
+      if (j > 1) out.push(a.slice(0, j));
+      const name = charToName.get(a[j] as string) as string;
+      let value = a.slice(j + 1);
+      if (value.startsWith('=')) value = value.slice(1);
+      else if (value === '' && i + 1 < argv.length) value = argv[++i] as string;
+      out.push(`--${name}=${value}`);
       continue;
     }
-    return [...argv.slice(0, i + 1), '--', ...argv.slice(i + 1)];
+    return [...out, a, '--', ...argv.slice(i + 1)];
   }
-  return argv;
+  return out;
 }
 
 /**
