@@ -11,19 +11,23 @@
  * NODE_EXTRA_CA_CERTS, which this machine sets and which costs every Node start 50-100 ms.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { copyImage } from '../packages/oci/src/copy/copy.js';
 import { parseImageName } from '../packages/oci/src/transports/index.js';
 import { makeImage } from '../test/support/images.js';
 import { startRegistry, type TestRegistry } from '../test/support/registry.js';
+import { FIXED_MTIME, type TarEntrySpec, tarStream } from '../test/support/tar.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-/** Which sections to run: copy (issue 2), sync (issue 3); default all. */
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'copy,sync').split(','));
+/** Which sections to run: copy (issue 2), sync (issue 3), skiff (issue 4); default all. */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'copy,sync,skiff').split(','));
 const ROOT = join(import.meta.dirname, '..');
 const FERRY = join(ROOT, 'apps', 'copy', 'bin', 'run.js');
+const SKIFF = join(ROOT, 'apps', 'run', 'bin', 'run.js');
 const SKOPEO_CACHE = [
   '/var/lib/containers/cache/blob-info-cache-v1.boltdb',
   '/var/lib/containers/cache/blob-info-cache-v1.sqlite',
@@ -231,8 +235,209 @@ async function syncSection(source: TestRegistry, dest: TestRegistry): Promise<vo
   );
 }
 
+/**
+ * skiff beside podman (issue 4): `pull` from a loopback registry into a clean store per run
+ * (each run its own fresh --root/--runroot: nothing is deleted between timed runs), both with
+ * the overlay driver; and `images` over the same 50 images in each tool's store. podman gets
+ * a containers.conf of the bench's own (runc, ulimits this machine allows) and short runroots.
+ */
+interface PeerRow {
+  case: string;
+  skiffMs: number;
+  podmanMs: number;
+  ratio: number;
+  skiffRssMiB: number;
+}
+const peerRows: PeerRow[] = [];
+
+function comparePeer(
+  name: string,
+  skiffArgs: (i: number) => string[],
+  podmanArgs: (i: number) => string[],
+  env: NodeJS.ProcessEnv,
+): void {
+  const k: Sample[] = [];
+  const p: Sample[] = [];
+  timed(process.execPath, [SKIFF, ...skiffArgs(-1)], env);
+  timed('podman', podmanArgs(-1), env);
+  for (let i = 0; i < RUNS; i++) {
+    k.push(timed(process.execPath, [SKIFF, ...skiffArgs(i)], env));
+    p.push(timed('podman', podmanArgs(i), env));
+  }
+  const row: PeerRow = {
+    case: name,
+    skiffMs: median(k.map((x) => x.ms)),
+    podmanMs: median(p.map((x) => x.ms)),
+    ratio: 0,
+    skiffRssMiB: Math.max(...k.map((x) => x.rssKiB)) / 1024,
+  };
+  row.ratio = row.skiffMs / row.podmanMs;
+  peerRows.push(row);
+  console.log(
+    `${name}: skiff ${row.skiffMs.toFixed(0)} ms, podman ${row.podmanMs.toFixed(0)} ms, ratio ${row.ratio.toFixed(2)}, skiff peak RSS ${row.skiffRssMiB.toFixed(0)} MiB`,
+  );
+}
+
+/** A layer tar of `files` small files (100 B – 4 KiB of deterministic bytes each), 100 per directory. */
+async function manyFilesTar(files: number): Promise<Buffer> {
+  const entries: TarEntrySpec[] = [{ name: 'data', type: 'directory' }];
+  let seed = createHash('sha256').update('many-files').digest();
+  for (let f = 0; f < files; f++) {
+    if (f % 100 === 0) entries.push({ name: `data/d${f / 100}`, type: 'directory' });
+    seed = createHash('sha256').update(seed).digest();
+    const size = 100 + (seed.readUInt16LE(0) % 4000);
+    const content = Buffer.alloc(size);
+    for (let o = 0; o < size; o += 32) seed.copy(content, o, 0, Math.min(32, size - o));
+    entries.push({ name: `data/d${Math.floor(f / 100)}/f${f}.txt`, type: 'file', content });
+  }
+  const chunks: Buffer[] = [];
+  for await (const c of tarStream(entries)) chunks.push(c as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** An OCI layout holding one image of one gzip layer of `files` small files (the many-files case). */
+async function writeManyFilesLayout(dir: string, files: number): Promise<string> {
+  mkdirSync(join(dir, 'blobs', 'sha256'), { recursive: true });
+  const tar = await manyFilesTar(files);
+  const put = (data: Buffer) => {
+    const hex = createHash('sha256').update(data).digest('hex');
+    writeFileSync(join(dir, 'blobs', 'sha256', hex), data);
+    return { digest: `sha256:${hex}`, size: data.length };
+  };
+  const diffId = `sha256:${createHash('sha256').update(tar).digest('hex')}`;
+  const layer = put(gzipSync(tar, { level: 6 }));
+  const config = put(
+    Buffer.from(
+      JSON.stringify({
+        created: FIXED_MTIME.toISOString(),
+        architecture: 'amd64',
+        os: 'linux',
+        config: { Cmd: ['/bin/sh'] },
+        rootfs: { type: 'layers', diff_ids: [diffId] },
+        history: [{ created: FIXED_MTIME.toISOString(), created_by: `${files} small files` }],
+      }),
+    ),
+  );
+  const manifest = put(
+    Buffer.from(
+      JSON.stringify({
+        schemaVersion: 2,
+        mediaType: 'application/vnd.oci.image.manifest.v1+json',
+        config: { mediaType: 'application/vnd.oci.image.config.v1+json', ...config },
+        layers: [{ mediaType: 'application/vnd.oci.image.layer.v1.tar+gzip', ...layer }],
+      }),
+    ),
+  );
+  writeFileSync(join(dir, 'oci-layout'), '{"imageLayoutVersion":"1.0.0"}');
+  writeFileSync(
+    join(dir, 'index.json'),
+    JSON.stringify({
+      schemaVersion: 2,
+      manifests: [
+        {
+          mediaType: 'application/vnd.oci.image.manifest.v1+json',
+          ...manifest,
+          annotations: { 'org.opencontainers.image.ref.name': 'latest' },
+        },
+      ],
+    }),
+  );
+  return `oci:${dir}:latest`;
+}
+
+async function skiffSection(registry: TestRegistry): Promise<void> {
+  console.log('bench: building images for skiff/podman');
+  const seed = (ref: string, name: string) => {
+    const r = spawnSync('skopeo', [
+      'copy',
+      '-q',
+      '--dest-tls-verify=false',
+      ref,
+      `docker://${registry.host}/${name}`,
+    ]);
+    if (r.status !== 0) throw new Error(`seeding ${name}: ${r.stderr}`);
+  };
+  const pulls: Record<string, string> = {
+    img64: (await makeImage(join(work, 'p-img64'), { name: 'latest', sizeMiB: 64, layers: 8 })).transportRef,
+    img220: (await makeImage(join(work, 'p-img220'), { name: 'latest', sizeMiB: 220, layers: 4 }))
+      .transportRef,
+    many: await writeManyFilesLayout(join(work, 'p-many'), 20_000),
+  };
+  for (const [name, ref] of Object.entries(pulls)) seed(ref, `pull/${name}:latest`);
+
+  const conf = join(work, 'containers.conf');
+  writeFileSync(
+    conf,
+    '[engine]\nruntime="runc"\n\n[containers]\ndefault_ulimits=["nofile=1024:1024","nproc=1024:1024"]\n',
+  );
+  const env: NodeJS.ProcessEnv = { ...cleanEnv, CONTAINERS_CONF: conf };
+  // Short paths: podman's runroot must stay under 50 characters.
+  const stores = join(work, 's');
+  mkdirSync(stores);
+  const store = (tool: 'k' | 'p', what: string) => [
+    '--root',
+    join(stores, `${tool}-${what}`),
+    '--runroot',
+    join(stores, `${tool}r-${what}`),
+    '--storage-driver',
+    'overlay',
+  ];
+  if (store('p', 'many-99')[3]!.length >= 50) throw new Error(`podman runroot too long: ${stores}`);
+  const labels = { img64: '~64 MiB, 9 layers', img220: '~220 MiB, 5 layers', many: '20,000 files, 1 layer' };
+  for (const name of Object.keys(pulls) as Array<keyof typeof labels>) {
+    const from = `${registry.host}/pull/${name}:latest`;
+    comparePeer(
+      `pull ${name} (${labels[name]}), clean store`,
+      (i) => [...store('k', `${name}-${i + 1}`), 'pull', '-q', '--tls-verify=false', from],
+      (i) => [...store('p', `${name}-${i + 1}`), 'pull', '-q', '--tls-verify=false', from],
+      env,
+    );
+  }
+
+  console.log('bench: 50 images into one skiff and one podman store');
+  const layout = join(work, 'list-images');
+  for (let i = 0; i < 50; i++) {
+    const img = await makeImage(layout, {
+      name: `i${i}`,
+      config: { Labels: { bench: 'images', n: String(i) } },
+    });
+    seed(img.transportRef, `list/img${i}:v1`);
+    for (const [tool, cmd] of [
+      ['k', [process.execPath, SKIFF]],
+      ['p', ['podman']],
+    ] as const) {
+      const [bin, ...pre] = cmd;
+      const r = spawnSync(
+        bin,
+        [
+          ...pre,
+          ...store(tool, 'list'),
+          'pull',
+          '-q',
+          '--tls-verify=false',
+          `${registry.host}/list/img${i}:v1`,
+        ],
+        { env, encoding: 'utf8' },
+      );
+      if (r.status !== 0) throw new Error(`pulling list/img${i} with ${bin}: ${r.stderr}`);
+    }
+  }
+  comparePeer(
+    'images (50 images)',
+    () => [...store('k', 'list'), 'images'],
+    () => [...store('p', 'list'), 'images'],
+    env,
+  );
+}
+
 function writeResults(): void {
-  const lines = [
+  // A run of some sections keeps the other sections' tables from the last full run.
+  const file = join(ROOT, 'bench', 'RESULTS.md');
+  const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
+  const skiffAt = previous.indexOf('\n## skiff');
+  const previousFerry = (skiffAt >= 0 ? previous.slice(0, skiffAt + 1) : previous).trimEnd();
+  const previousSkiff = skiffAt >= 0 ? previous.slice(skiffAt + 1).trimEnd() : '';
+  const ferry = [
     '# Benchmarks: ferry beside skopeo',
     '',
     `Run on ${new Date().toISOString().slice(0, 10)}: ${RUNS} timed runs per tool per case (after one warm-up each), alternating; medians of wall time.`,
@@ -245,15 +450,32 @@ function writeResults(): void {
       (r) =>
         `| ${r.case} | ${r.ferryMs.toFixed(0)} | ${r.skopeoMs.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.ferryRssMiB.toFixed(0)} |`,
     ),
-    '',
   ];
-  writeFileSync(join(ROOT, 'bench', 'RESULTS.md'), lines.join('\n'));
+  const skiff = [
+    '## skiff',
+    '',
+    `Run on ${new Date().toISOString().slice(0, 10)}: ${RUNS} timed runs per tool per case (after one warm-up each), alternating skiff and podman; medians of wall time; environment "clean".`,
+    `${spawnSync('podman', ['--version'], { encoding: 'utf8' }).stdout.trim()}, runc; both with the overlay driver, a fresh --root/--runroot per pull (nothing deleted between timed runs), pulls from a Debian docker-registry on 127.0.0.1 with --tls-verify=false. Both sync layers and metadata before reporting success.`,
+    '',
+    '| case | skiff (ms) | podman (ms) | skiff/podman | skiff peak RSS (MiB) |',
+    '|---|---:|---:|---:|---:|',
+    ...peerRows.map(
+      (r) =>
+        `| ${r.case} | ${r.skiffMs.toFixed(0)} | ${r.podmanMs.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.skiffRssMiB.toFixed(0)} |`,
+    ),
+  ];
+  const parts = [
+    rows.length > 0 ? ferry.join('\n') : previousFerry,
+    peerRows.length > 0 ? skiff.join('\n') : previousSkiff,
+  ].filter((x) => x !== '');
+  writeFileSync(file, `${parts.join('\n\n')}\n`);
   console.log('bench: wrote bench/RESULTS.md');
 }
 
 try {
   if (ONLY.has('copy')) await copySection();
   if (ONLY.has('sync')) await syncSection(src, dst);
+  if (ONLY.has('skiff')) await skiffSection(src);
   writeResults();
 } finally {
   await src.stop();
