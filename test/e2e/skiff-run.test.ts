@@ -333,6 +333,65 @@ describe('detached containers', () => {
     expect(await psNames(store)).toEqual([]);
   });
 
+  it('exec into a running container: env, user, workdir, exit codes, stdin', async () => {
+    await ok(skiff(sb, store, ['run', '-d', '--name', 'ex', '-e', 'X=1', IMAGE, 'sleep', '60']));
+    expect(await ok(skiff(sb, store, ['exec', 'ex', 'sh', '-c', 'echo $X; id -u; pwd']))).toBe(
+      '1\n0\n/tmp\n',
+    );
+    expect(
+      await ok(
+        skiff(sb, store, [
+          'exec',
+          '-e',
+          'Y=2',
+          '-u',
+          'nobody',
+          '-w',
+          '/',
+          'ex',
+          'sh',
+          '-c',
+          'echo $X $Y; id -u; pwd',
+        ]),
+      ),
+    ).toBe('1 2\n65534\n/\n');
+    expect((await skiff(sb, store, ['exec', 'ex', 'sh', '-c', 'exit 4'])).code).toBe(4);
+    expect((await skiff(sb, store, ['exec', 'ex', 'nosuch'])).code).toBe(127);
+    expect(await ok(skiff(sb, store, ['exec', '-i', 'ex', 'cat'], { input: 'in\n' }))).toBe('in\n');
+    expect((await skiff(sb, store, ['exec', 'nosuchctr', 'true'])).code).toBe(125);
+    await ok(skiff(sb, store, ['rm', '-f', 'ex']));
+  });
+
+  it('--restart on-failure:3 restarts three times, then stays exited', async () => {
+    await ok(
+      skiff(sb, store, [
+        'run',
+        '-d',
+        '--name',
+        'flaky',
+        '--restart',
+        'on-failure:3',
+        IMAGE,
+        'sh',
+        '-c',
+        'echo try; exit 2',
+      ]),
+    );
+    await until(
+      async () =>
+        (await ok(
+          skiff(sb, store, ['inspect', '--format', '{{.RestartCount}} {{.State.Status}}', 'flaky']),
+        )) === '3 exited\n',
+      20_000,
+    );
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await ok(skiff(sb, store, ['logs', 'flaky']))).toBe('try\ntry\ntry\ntry\n');
+    expect(
+      await ok(skiff(sb, store, ['inspect', '--format', '{{.State.ExitCode}} {{.RestartCount}}', 'flaky'])),
+    ).toBe('2 3\n');
+    await ok(skiff(sb, store, ['rm', 'flaky']));
+  });
+
   it('ps formats and filters', async () => {
     await ok(skiff(sb, store, ['run', '--name', 'ok0', '--label', 'app=a', IMAGE, 'true']));
     await ok(skiff(sb, store, ['run', '-d', '--name', 'up1', '--label', 'app=b', IMAGE, 'sleep', '60']));

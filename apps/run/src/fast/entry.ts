@@ -48,6 +48,8 @@ const COMMANDS: CommandTable = {
   'system:df': ['system:df', () => load(import('../commands/system/df.js'))],
   'system:check': ['system:check', () => load(import('../commands/system/check.js'))],
   // containers
+  'container:exec': ['container:exec', () => load(import('../commands/container/exec.js'))],
+  exec: ['container:exec', () => load(import('../commands/container/exec.js'))],
   'container:run': ['container:run', () => load(import('../commands/container/run.js'))],
   run: ['container:run', () => load(import('../commands/container/run.js'))],
   'container:create': ['container:create', () => load(import('../commands/container/create.js'))],

@@ -783,3 +783,58 @@ export async function runContainer(
   });
   return { container: options.remove ? rec : (options.db.get(rec.id) ?? rec), exitCode };
 }
+
+export interface ExecOptions {
+  command: string[];
+  env?: string[];
+  /** UID[:GID] (numeric; names are resolved by the caller against the container's /etc/passwd). */
+  user?: string;
+  workdir?: string;
+  stdio?: StdioOptions;
+  /** -d: start the process and return at once (exit code 0). */
+  detach?: boolean;
+}
+
+/**
+ * `skiff exec`: run another process in a running container (`RUNTIME exec`), with the
+ * container's process settings plus `env`, `user` and `workdir`. Resolves with its exit code;
+ * COMMAND_NOT_FOUND / COMMAND_NOT_EXECUTABLE (127/126) when it cannot be run.
+ */
+export async function execInContainer(
+  store: Store,
+  db: ContainerDb,
+  runtime: OciRuntime,
+  id: string,
+  options: ExecOptions,
+): Promise<number> {
+  const rec = refreshContainer(store, db, id);
+  if (!rec)
+    throw new SkiffError('NOT_FOUND', `no container with name or ID "${id}" found: no such container`);
+  if (rec.status !== 'running')
+    throw new SkiffError(
+      'INVALID_ARGUMENT',
+      `can only create exec sessions on running containers: container state improper`,
+    );
+  const spec = readSpec(store.location, rec.id);
+  const cmd = options.command[0];
+  if (cmd === undefined) throw new SkiffError('INVALID_ARGUMENT', 'exec requires a command');
+  checkCommandInRoot(
+    spec.root.path,
+    cmd,
+    [...spec.process.env, ...(options.env ?? [])],
+    options.workdir ?? spec.process.cwd,
+  );
+  const args = [...runtimeArgs(store.location, runtime), 'exec'];
+  for (const e of options.env ?? []) args.push('--env', e);
+  if (options.user !== undefined) args.push('--user', options.user);
+  if (options.workdir !== undefined) args.push('--cwd', options.workdir);
+  if (options.detach) args.push('--detach');
+  args.push(rec.id, ...options.command);
+  return new Promise<number>((resolve, reject) => {
+    const child = spawn(runtime.path, args, { stdio: options.stdio ?? 'inherit' });
+    child.on('error', (err) =>
+      reject(new SkiffError('RUNTIME', `cannot run ${runtime.path}: ${err.message}`, { cause: err })),
+    );
+    child.on('close', (c, sig) => resolve(exitCodeOf(c, sig)));
+  });
+}
