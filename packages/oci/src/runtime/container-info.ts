@@ -247,14 +247,21 @@ export function parseContainerFilters(values: readonly string[]): ContainerFilte
         };
         break;
       }
-      case 'ancestor':
+      case 'ancestor': {
+        const repo = (n: string) => n.replace(/:[^/:]*$/, '');
+        const hasTag = /:[^/:]*$/.test(value);
         f = (s) =>
-          s.rec.imageId.startsWith(value.replace(/^sha256:/, '')) ||
-          s.image === value ||
-          s.image.replace(/:latest$/, '') === value.replace(/:latest$/, '') ||
-          s.image.endsWith(`/${value}`) ||
-          s.image.endsWith(`/${value}:latest`);
+          (/^(sha256:)?[0-9a-f]{3,64}$/.test(value) &&
+            s.rec.imageId.startsWith(value.replace(/^sha256:/, ''))) ||
+          [s.image, s.rec.imageName ?? ''].some(
+            (n) =>
+              n !== '' &&
+              (hasTag
+                ? n === value || n.endsWith(`/${value}`)
+                : repo(n) === value || repo(n).endsWith(`/${value}`)),
+          );
         break;
+      }
       case 'exited':
         if (!/^-?\d+$/.test(value))
           throw new SkiffError('INVALID_ARGUMENT', `invalid filter "${v}": exit code is not a number`);
