@@ -154,6 +154,60 @@ describe('skiff run (attached)', () => {
     expect(await ok(skiff(sb, store, ['run', '--rm', '-u', 'nobody', IMAGE, 'id', '-un']))).toBe('nobody\n');
   });
 
+  it('--privileged, --cap-add/--cap-drop, --security-opt, limits and --network host run', async () => {
+    const caps = async (...flags: string[]) =>
+      BigInt(
+        `0x${(await ok(skiff(sb, store, ['run', '--rm', ...flags, IMAGE, 'sh', '-c', 'grep CapEff /proc/self/status']))).split(/\s+/)[1]}`,
+      );
+    const base = await caps();
+    expect(base & (1n << 12n)).toBe(0n); // no CAP_NET_ADMIN by default
+    expect(base & 1n).toBe(1n); // CAP_CHOWN
+    const changed = await caps('--cap-add', 'NET_ADMIN', '--cap-drop', 'CHOWN');
+    expect(changed & (1n << 12n)).toBe(1n << 12n);
+    expect(changed & 1n).toBe(0n);
+    expect(await caps('--privileged')).toBeGreaterThan(base);
+    expect(
+      await ok(
+        skiff(sb, store, [
+          'run',
+          '--rm',
+          '--security-opt',
+          'no-new-privileges',
+          IMAGE,
+          'sh',
+          '-c',
+          'grep NoNewPrivs /proc/self/status',
+        ]),
+      ),
+    ).toMatch(/NoNewPrivs:\s+1/);
+    expect(
+      await ok(
+        skiff(sb, store, ['run', '--rm', '--ulimit', 'nofile=100:200', IMAGE, 'sh', '-c', 'ulimit -n']),
+      ),
+    ).toBe('100\n');
+    expect(
+      await ok(
+        skiff(sb, store, [
+          'run',
+          '--rm',
+          '--pids-limit',
+          '20',
+          IMAGE,
+          'sh',
+          '-c',
+          'cat /sys/fs/cgroup/pids/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids.max',
+        ]),
+      ),
+    ).toBe('20\n');
+    const hostNets = (
+      await ok(skiff(sb, store, ['run', '--rm', '--network', 'host', IMAGE, 'sh', '-c', 'ls /sys/class/net']))
+    ).split(/\s+/);
+    expect(hostNets.length).toBeGreaterThan(1);
+    expect((await ok(skiff(sb, store, ['run', '--rm', IMAGE, 'sh', '-c', 'ls /sys/class/net']))).trim()).toBe(
+      'lo',
+    );
+  });
+
   it('-i passes stdin; without -i the container reads nothing', async () => {
     expect(await ok(skiff(sb, store, ['run', '--rm', '-i', IMAGE, 'cat'], { input: 'piped\n' }))).toBe(
       'piped\n',

@@ -25,6 +25,7 @@ import type { ContainerDb, ContainerRecord } from './containers.js';
 import type { OciRuntime } from './discovery.js';
 import { execFile, exitCodeOf, signalNumber } from './exec.js';
 import { checkCommandInRoot, findInitBinary, hostFacts, loadSeccompProfile, readFileInRoot } from './host.js';
+import { ALL_CAPABILITIES } from './options.js';
 import { generateRuntimeSpec, type HostFacts, type RunSpecOptions, type RuntimeSpec } from './spec.js';
 
 export interface ContainerPaths {
@@ -302,6 +303,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       host,
       options: { ...specOptions, etcFiles: etc },
     });
+    limitToBoundingSet(spec);
     const cmd = options.init ? spec.process.args[2] : spec.process.args[0];
     if (cmd !== undefined) checkCommandInRoot(rootfs, cmd, spec.process.env, spec.process.cwd);
     writeFileAtomic(paths.configFile, JSON.stringify(spec, null, 2), 0o600);
@@ -310,6 +312,28 @@ export async function createContainer(options: CreateContainerOptions): Promise<
     await destroyContainerFiles(store.location, id).catch(() => {});
     db.remove(id);
     throw err;
+  }
+}
+
+/**
+ * Keep only the capabilities the caller's bounding set has (CapBnd; ALL_CAPABILITIES is in
+ * kernel bit order): --privileged or --cap-add of one the caller lacks would make the runtime
+ * fail with "unable to apply caps", as podman avoids by the same filter.
+ */
+function limitToBoundingSet(spec: RuntimeSpec): void {
+  let bnd: bigint;
+  try {
+    const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(fs.readFileSync('/proc/self/status', 'utf8'));
+    if (!m) return;
+    bnd = BigInt(`0x${m[1]}`);
+  } catch {
+    return;
+  }
+  const allowed = new Set(ALL_CAPABILITIES.filter((_, i) => (bnd >> BigInt(i)) & 1n));
+  const caps = spec.process.capabilities as unknown as Record<string, string[] | undefined>;
+  for (const k of Object.keys(caps)) {
+    const list = caps[k];
+    if (list) caps[k] = list.filter((c) => allowed.has(c) || !ALL_CAPABILITIES.includes(c));
   }
 }
 

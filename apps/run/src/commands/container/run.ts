@@ -58,8 +58,12 @@ export default class ContainerRun extends ToolCommand {
   async run(): Promise<void> {
     const { argv, flags } = await this.parse(ContainerRun);
     const { image, command } = requireImageArg(argv as string[]);
-    if (flags['log-driver'] === 'none' && !flags.detach) {
-      // Attached output goes to the terminal either way.
+    if (flags.tty && !flags.detach && !process.stdin.isTTY) {
+      // Attached, the runtime uses the caller's terminal: there is none to give.
+      process.stderr.write(
+        'WARN[0000] The input device is not a TTY. The --tty and --interactive flags might not work properly\n',
+      );
+      flags.tty = false;
     }
     let exitCode: number | undefined;
     await withContainerSession(
