@@ -446,6 +446,41 @@ describe('detached containers', () => {
     await ok(skiff(sb, store, ['rm', 'flaky']));
   });
 
+  it('20 containers started concurrently by separate processes get unique names and correct state', async () => {
+    const ids = await Promise.all(
+      Array.from({ length: 20 }, async () =>
+        (await ok(skiff(sb, store, ['run', '-d', IMAGE, 'sleep', '60']))).trim(),
+      ),
+    );
+    expect(new Set(ids).size).toBe(20);
+    const rows = (
+      await ok(skiff(sb, store, ['ps', '--no-trunc', '--format', '{{.ID}} {{.Names}} {{.State}}']))
+    )
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => l.split(' '));
+    expect(rows).toHaveLength(20);
+    expect(new Set(rows.map((r) => r[1])).size).toBe(20);
+    expect(rows.every((r) => r[2] === 'running')).toBe(true);
+    expect(new Set(rows.map((r) => r[0]))).toEqual(new Set(ids));
+    expect((await ok(skiff(sb, store, ['rm', '-f', '--all']))).split('\n').filter(Boolean)).toHaveLength(20);
+    expect(await psNames(store)).toEqual([]);
+  }, 120_000);
+
+  it("a container's root cannot write outside its rootfs", async () => {
+    const out = await skiff(sb, store, [
+      'run',
+      '--rm',
+      IMAGE,
+      'sh',
+      '-c',
+      `echo x > /../../escaped; mkdir -p ${store.root}; echo y > ${store.root}/escaped; cat /escaped`,
+    ]);
+    expect(out.stdout).toBe('x\n'); // it landed in the container's own root
+    expect(existsSync('/escaped')).toBe(false);
+    expect(existsSync(`${store.root}/escaped`)).toBe(false);
+  });
+
   it('ps formats and filters', async () => {
     await ok(skiff(sb, store, ['run', '--name', 'ok0', '--label', 'app=a', IMAGE, 'true']));
     await ok(skiff(sb, store, ['run', '-d', '--name', 'up1', '--label', 'app=b', IMAGE, 'sleep', '60']));
