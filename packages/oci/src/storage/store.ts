@@ -19,7 +19,7 @@
 
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import type { Readable } from 'node:stream';
+import { PassThrough, type Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SkiffError } from '../errors.js';
 import { applyLayer as applyLayerTar, type IdPair, syncFilesystem } from '../layer/apply.js';
@@ -193,6 +193,20 @@ interface ImageRow {
 
 const MAX_CONFIG_BYTES = 16 << 20;
 
+/** A layer blob unpacked while it was written, not registered yet. */
+interface EarlyLayer {
+  /** The temp layer directory (its diff/ holds the tree). */
+  dir: string;
+  diffId: Digest;
+  bytes: number;
+  files: number;
+}
+
+/** OCI and Docker layer media types (tar, gzip, zstd; foreign and non-distributable too). */
+function isLayerMediaType(mediaType: string | undefined): boolean {
+  return mediaType !== undefined && /\.layer\.v1\.tar|\.rootfs\.(diff|foreign\.diff)\.tar/.test(mediaType);
+}
+
 class LocalStore implements Store {
   private readonly db: Db;
   private readonly blobsDir: string;
@@ -201,6 +215,11 @@ class LocalStore implements Store {
   private closed = false;
   /** Layers this process is unpacking, by chain ID (concurrent callers share the work). */
   private readonly unpacking = new Map<string, Promise<LayerInfo>>();
+  /**
+   * overlay: layer blobs unpacked while they were written (putBlob), by blob digest, waiting
+   * for applyLayer to register them (a temp directory each; removed on close when unclaimed).
+   */
+  private readonly early = new Map<string, EarlyLayer>();
 
   constructor(
     readonly location: StoreLocation,
@@ -266,15 +285,20 @@ class LocalStore implements Store {
     // Open before streaming: a stream that fails at once must not race the file's creation, or
     // the removal below could run before the open and leave the temp file behind.
     let fh: fs.promises.FileHandle | undefined;
+    const early = this.startEarlyUnpack(options);
     try {
       fh = await fs.promises.open(tmp, 'wx', 0o644);
       const out = fs.createWriteStream('', { fd: fh.fd, autoClose: false, highWaterMark: 1 << 20 });
-      await pipeline(stream, verify, out, { ...(options.signal ? { signal: options.signal } : {}) });
+      const stages = early ? [verify, early.tee, out] : [verify, out];
+      await pipeline(stream, ...(stages as [Transform, fs.WriteStream]), {
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
       await fh.sync();
       await fh.close();
     } catch (err) {
       await fh?.close().catch(() => {});
       fs.rmSync(tmp, { force: true });
+      if (early) await early.discard();
       if (options.signal?.aborted)
         throw new SkiffError('ABORTED', `writing ${what}: aborted`, { cause: err });
       throw ioError(err, `writing ${what}`);
@@ -301,10 +325,99 @@ class LocalStore implements Store {
         .immediate();
     } catch (err) {
       fs.rmSync(tmp, { force: true });
+      if (early) await early.discard();
       throw ioError(err, `registering ${what}`);
     }
     if (duplicate) fs.rmSync(tmp, { force: true });
+    if (early) {
+      // The blob is verified and registered: its unpacked tree (when the tar was good) waits
+      // for applyLayer, which checks its diffID before registering it.
+      const result = await early.result;
+      if (result) {
+        const previous = this.early.get(digest);
+        if (previous) fs.rmSync(previous.dir, { recursive: true, force: true });
+        this.early.set(digest, result);
+      }
+    }
     return info;
+  }
+
+  /**
+   * overlay, for a layer blob of known digest: unpack it into a temp layer directory while it is
+   * written (a tee after the digest check; the slower side sets the pace), so a pull downloads and
+   * unpacks at once instead of one after the other. The result is used only once the blob's
+   * digest is verified and only for the diffID it was unpacked to; any failure just discards it
+   * and applyLayer unpacks from the stored blob as before.
+   */
+  private startEarlyUnpack(
+    options: PutBlobOptions,
+  ): { tee: Transform; result: Promise<EarlyLayer | undefined>; discard(): Promise<void> } | undefined {
+    if (this.location.driver !== 'overlay' || !options.digest || !isLayerMediaType(options.mediaType)) {
+      return undefined;
+    }
+    const dir = tempPath(this.tmpDir, 'layer');
+    const diff = join(dir, 'diff');
+    const feed = new PassThrough({ highWaterMark: 1 << 20 });
+    // Errors reach the caller through the blob's own pipeline; the unpack just stops.
+    feed.on('error', () => {});
+    let failed = false;
+    const tee = new Transform({
+      transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback) {
+        if (failed || feed.destroyed || feed.write(chunk)) {
+          cb(null, chunk);
+          return;
+        }
+        const go = () => {
+          feed.off('drain', go);
+          feed.off('close', go);
+          cb(null, chunk);
+        };
+        feed.on('drain', go);
+        feed.on('close', go);
+      },
+      flush(cb: TransformCallback) {
+        feed.end();
+        cb();
+      },
+    });
+    // Stopping the unpack goes through its abort signal (a destroyed input alone may not end it).
+    const stop = new AbortController();
+    const halt = (reason: Error) => {
+      stop.abort(reason);
+      feed.destroy(reason);
+    };
+    tee.on('error', (err) => halt(err));
+    tee.on('close', () => {
+      if (!feed.writableEnded) halt(new Error('blob write ended early'));
+    });
+    const result = (async (): Promise<EarlyLayer | undefined> => {
+      try {
+        fs.mkdirSync(dir, 0o700);
+        fs.mkdirSync(diff, 0o755);
+        const stats = await applyLayerTar(diff, feed, {
+          whiteouts: 'overlay',
+          opaqueXattr: `${this.overlayXattrs}.overlay.opaque`,
+          what: `layer blob ${options.digest} into ${this.what()}`,
+          ...(this.options.mapIds ? { mapIds: this.options.mapIds } : {}),
+          signal: options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal,
+        });
+        return { dir, diffId: stats.diffId, bytes: stats.bytes, files: stats.files };
+      } catch {
+        failed = true;
+        feed.resume();
+        fs.rmSync(dir, { recursive: true, force: true });
+        return undefined;
+      }
+    })();
+    return {
+      tee,
+      result,
+      discard: async () => {
+        halt(new Error('blob not stored'));
+        const r = await result;
+        if (r) fs.rmSync(r.dir, { recursive: true, force: true });
+      },
+    };
   }
 
   // ---- layers ----
@@ -387,32 +500,23 @@ class LocalStore implements Store {
       throw new SkiffError('NOT_FOUND', `parent layer ${parent} of ${diffId} is not in ${this.what()}`);
     }
     const what = `layer ${diffId}${blobDigest ? ` (blob ${blobDigest})` : ''} into ${this.what()}`;
-    const tmp = tempPath(this.tmpDir, 'layer');
-    let stats: Awaited<ReturnType<typeof applyLayerTar>>;
-    try {
-      fs.mkdirSync(tmp, 0o700);
-      let target = tmp;
-      if (this.location.driver === 'overlay') {
-        target = join(tmp, 'diff');
-        fs.mkdirSync(target, 0o755);
-      } else if (parentLayer) {
-        const r = await runCommand('cp', ['-a', '--reflink=auto', '--', `${parentLayer.path}/.`, `${tmp}/`]);
-        if (!r.ok) throw new SkiffError('IO', `copying parent layer ${parent} for ${what}: ${r.stderr}`);
+    const early = blobDigest && overlay ? this.early.get(blobDigest) : undefined;
+    if (early && blobDigest) this.early.delete(blobDigest);
+    if (early && early.diffId !== diffId) {
+      fs.rmSync(early.dir, { recursive: true, force: true });
+    }
+    const tmp = early?.diffId === diffId ? early.dir : tempPath(this.tmpDir, 'layer');
+    let stats: { bytes: number; files: number };
+    if (early?.diffId === diffId) {
+      stats = early;
+      try {
+        if (parent) await this.parentLayer(parent, diffId);
+      } catch (err) {
+        fs.rmSync(tmp, { recursive: true, force: true });
+        throw err;
       }
-      const input = await open();
-      stats = await applyLayerTar(target, input, {
-        whiteouts: this.location.driver === 'overlay' ? 'overlay' : 'vfs',
-        opaqueXattr: `${this.overlayXattrs}.overlay.opaque`,
-        expectedDiffId: diffId,
-        what,
-        ...(this.options.mapIds ? { mapIds: this.options.mapIds } : {}),
-        ...(signal ? { signal } : {}),
-      });
-      if (parentLayer) await syncFilesystem(tmp);
-      if (parent && overlay) await this.parentLayer(parent, diffId);
-    } catch (err) {
-      fs.rmSync(tmp, { recursive: true, force: true });
-      throw ioError(err, `unpacking ${what}`);
+    } else {
+      stats = await this.unpackFresh(tmp, parent, parentLayer, diffId, what, open, signal);
     }
     const final = this.layerDir(chainId);
     let duplicate = false;
@@ -443,6 +547,45 @@ class LocalStore implements Store {
     const layer = this.getLayer(chainId);
     if (!layer) throw new SkiffError('INTERNAL', `layer ${chainId} vanished after registering`);
     return layer;
+  }
+
+  /** Unpack from the stored blob (`open`) into `tmp` (removed on failure). */
+  private async unpackFresh(
+    tmp: string,
+    parent: Digest | undefined,
+    parentLayer: LayerInfo | undefined,
+    diffId: Digest,
+    what: string,
+    open: () => Readable | Promise<Readable>,
+    signal?: AbortSignal,
+  ): Promise<{ bytes: number; files: number }> {
+    const overlay = this.location.driver === 'overlay';
+    try {
+      fs.mkdirSync(tmp, 0o700);
+      let target = tmp;
+      if (this.location.driver === 'overlay') {
+        target = join(tmp, 'diff');
+        fs.mkdirSync(target, 0o755);
+      } else if (parentLayer) {
+        const r = await runCommand('cp', ['-a', '--reflink=auto', '--', `${parentLayer.path}/.`, `${tmp}/`]);
+        if (!r.ok) throw new SkiffError('IO', `copying parent layer ${parent} for ${what}: ${r.stderr}`);
+      }
+      const input = await open();
+      const stats = await applyLayerTar(target, input, {
+        whiteouts: this.location.driver === 'overlay' ? 'overlay' : 'vfs',
+        opaqueXattr: `${this.overlayXattrs}.overlay.opaque`,
+        expectedDiffId: diffId,
+        what,
+        ...(this.options.mapIds ? { mapIds: this.options.mapIds } : {}),
+        ...(signal ? { signal } : {}),
+      });
+      if (parentLayer) await syncFilesystem(tmp);
+      if (parent && overlay) await this.parentLayer(parent, diffId);
+      return stats;
+    } catch (err) {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      throw ioError(err, `unpacking ${what}`);
+    }
   }
 
   // ---- images ----
@@ -902,6 +1045,8 @@ class LocalStore implements Store {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    for (const e of this.early.values()) fs.rmSync(e.dir, { recursive: true, force: true });
+    this.early.clear();
     this.db.close();
   }
 }
