@@ -82,6 +82,8 @@ describe('skiff run (attached)', () => {
     expect(r.stdout).toBe('hi\n');
     const ps = await ok(skiff(sb, store, ['ps', '-a', '--filter', 'name=^hi$', '--format', '{{.Status}}']));
     expect(ps).toMatch(/^Exited \(0\) .* ago\n$/);
+    // An attached run keeps its output in the log too, as podman's.
+    expect(await ok(skiff(sb, store, ['logs', 'hi']))).toBe('hi\n');
     expect(await ok(skiff(sb, store, ['ps', '-q']))).toBe('');
     await ok(skiff(sb, store, ['rm', 'hi']));
   });

@@ -356,6 +356,28 @@ export interface AttachedOptions {
   signal?: AbortSignal;
   /** Remove the container after it exits (--rm). */
   remove?: boolean;
+  /**
+   * Keep the container's output in its k8s-file log (as conmon does for detached ones) while
+   * passing it on to these streams: stdout and stderr become pipes (not with a terminal).
+   */
+  tee?: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream };
+}
+
+/** Append a chunk of a stream to a k8s-file log: `TIME STREAM F|P TEXT` per line. */
+function k8sLogWriter(file: string): (stream: 'stdout' | 'stderr', chunk: Buffer) => void {
+  let fd: number | undefined;
+  return (stream, chunk) => {
+    try {
+      fd ??= fs.openSync(file, 'a', 0o600);
+      const time = new Date().toISOString().replace('Z', '000000Z');
+      const text = chunk.toString('utf8');
+      const parts = text.split('\n');
+      const last = parts.pop() as string;
+      let out = parts.map((l) => `${time} ${stream} F ${l}\n`).join('');
+      if (last !== '') out += `${time} ${stream} P ${last}\n`;
+      fs.writeSync(fd, out);
+    } catch {}
+  };
 }
 
 /**
@@ -390,7 +412,24 @@ export async function startAttached(
   let code: number;
   try {
     code = await new Promise<number>((resolve, reject) => {
-      const child = spawn(runtime.path, args, { cwd: paths.bundle, stdio: options.stdio ?? 'inherit' });
+      const stdio: StdioOptions = options.stdio ?? 'inherit';
+      const tee = options.tee;
+      const child = spawn(runtime.path, args, {
+        cwd: paths.bundle,
+        stdio: tee ? [Array.isArray(stdio) ? (stdio[0] ?? 'ignore') : stdio, 'pipe', 'pipe'] : stdio,
+      });
+      if (tee) {
+        fs.rmSync(paths.logFile, { force: true });
+        const log = k8sLogWriter(paths.logFile);
+        child.stdout?.on('data', (c: Buffer) => {
+          log('stdout', c);
+          tee.stdout.write(c);
+        });
+        child.stderr?.on('data', (c: Buffer) => {
+          log('stderr', c);
+          tee.stderr.write(c);
+        });
+      }
       let exited = false;
       let poll: NodeJS.Timeout | undefined;
       const onAbort = () => {

@@ -107,6 +107,9 @@ export default class ContainerRun extends ToolCommand {
           exitCode = await startAttached(s.store, s.db, runtime, rec.id, {
             stdio: [flags.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
             ...(flags.rm ? { remove: true } : {}),
+            ...(!flags.tty && !flags.rm && storedConfigOf(rec.config).logDriver !== 'none'
+              ? { tee: { stdout: process.stdout, stderr: process.stderr } }
+              : {}),
           });
         } catch (err) {
           if (flags.rm)

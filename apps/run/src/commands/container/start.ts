@@ -41,6 +41,9 @@ export default class ContainerStart extends ToolCommand {
             exitCode = await startAttached(s.store, s.db, runtime, rec.id, {
               stdio: [flags.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
               ...(cfg.autoRemove ? { remove: true } : {}),
+              ...(!cfg.tty && cfg.logDriver !== 'none'
+                ? { tee: { stdout: process.stdout, stderr: process.stderr } }
+                : {}),
             });
             return;
           }
