@@ -272,6 +272,37 @@ describe('skiff run (attached)', () => {
     ).toBe('ok\n');
   });
 
+  it('named volumes: created on first use, filled from the image, kept across containers, volume ls/inspect/rm/prune', async () => {
+    expect(
+      await ok(
+        skiff(sb, store, [
+          'run',
+          '--rm',
+          '-v',
+          'v1:/etc',
+          IMAGE,
+          'sh',
+          '-c',
+          'cat /etc/passwd >/dev/null && echo seeded; echo mine > /etc/mine',
+        ]),
+      ),
+    ).toBe('seeded\n');
+    expect(await ok(skiff(sb, store, ['run', '--rm', '-v', 'v1:/data', IMAGE, 'cat', '/data/mine']))).toBe(
+      'mine\n',
+    );
+    expect(await ok(skiff(sb, store, ['volume', 'ls', '-q']))).toBe('v1\n');
+    const mp = (
+      await ok(skiff(sb, store, ['volume', 'inspect', '--format', '{{.Mountpoint}}', 'v1']))
+    ).trim();
+    expect(readFileSync(`${mp}/mine`, 'utf8')).toBe('mine\n');
+    await ok(skiff(sb, store, ['create', '--name', 'vuser', '-v', 'v1:/d', IMAGE, 'true']));
+    expect((await skiff(sb, store, ['volume', 'rm', 'v1'])).code).toBe(125);
+    expect(await ok(skiff(sb, store, ['volume', 'prune', '-f']))).toBe('');
+    await ok(skiff(sb, store, ['rm', 'vuser']));
+    expect(await ok(skiff(sb, store, ['volume', 'prune', '-f']))).toBe('v1\n');
+    expect(await ok(skiff(sb, store, ['volume', 'ls', '-q']))).toBe('');
+  });
+
   it('--rm removes the container; --cidfile writes its ID', async () => {
     const cid = sb.path('cid');
     await ok(skiff(sb, store, ['run', '--cidfile', cid, '--name', 'withcid', IMAGE, 'true']));

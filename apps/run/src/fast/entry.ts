@@ -47,6 +47,14 @@ const COMMANDS: CommandTable = {
   history: ['image:history', history],
   'system:df': ['system:df', () => load(import('../commands/system/df.js'))],
   'system:check': ['system:check', () => load(import('../commands/system/check.js'))],
+  // volumes
+  'volume:create': ['volume:create', () => load(import('../commands/volume/create.js'))],
+  'volume:list': ['volume:list', () => load(import('../commands/volume/list.js'))],
+  'volume:ls': ['volume:list', () => load(import('../commands/volume/list.js'))],
+  'volume:inspect': ['volume:inspect', () => load(import('../commands/volume/inspect.js'))],
+  'volume:rm': ['volume:rm', () => load(import('../commands/volume/rm.js'))],
+  'volume:remove': ['volume:rm', () => load(import('../commands/volume/rm.js'))],
+  'volume:prune': ['volume:prune', () => load(import('../commands/volume/prune.js'))],
   // containers
   'container:exec': ['container:exec', () => load(import('../commands/container/exec.js'))],
   exec: ['container:exec', () => load(import('../commands/container/exec.js'))],

@@ -78,6 +78,8 @@ export interface StoredContainerConfig {
   tty: boolean;
   restart: { policy: 'no' | 'on-failure' | 'always' | 'unless-stopped'; maxRetries: number };
   createCommand: string[];
+  /** Named volumes the container mounts. */
+  volumes?: string[];
 }
 
 export interface ParsedCreateFlags {
@@ -144,15 +146,6 @@ export function parseCreateFlags(
   for (const v of flags.volume ?? []) mounts.push(parseVolumeFlag(v, ctx.cwd));
   for (const v of flags.mount ?? []) mounts.push(parseMountFlag(v, ctx.cwd));
   for (const v of flags.tmpfs ?? []) mounts.push(parseTmpfsFlag(v));
-  for (const m of mounts) {
-    if (m.type === 'volume')
-      throw new SkiffError(
-        'UNSUPPORTED',
-        `named and anonymous volumes are not supported yet (${m.name ?? 'anonymous'} on ${m.target})`,
-        { hint: `use a bind mount: -v /host/dir:${m.target}` },
-      );
-  }
-
   let seccomp: string | undefined;
   let noNewPrivileges = false;
   for (const opt of flags['security-opt'] ?? []) {

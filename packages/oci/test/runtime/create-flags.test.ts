@@ -66,7 +66,6 @@ describe('parseCreateFlags', () => {
     [{ network: 'bridge' }, /network mode "bridge"/],
     [{ 'security-opt': ['bogus'] }, /--security-opt/],
     [{ mount: ['type=bind,target=/x'] }, /--mount/],
-    [{ volume: ['named:/x'] }, /volumes are not supported yet/],
     [{ restart: 'sometimes' }, /--restart/],
     [{ restart: 'always', rm: true }, /conflicts/],
     [{ hostname: 'bad host' }, /--hostname/],
