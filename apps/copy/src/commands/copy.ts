@@ -1,7 +1,7 @@
-import { writeFile } from 'node:fs/promises';
 import { Args, Flags } from '@oclif/core';
 import { type CopyOptions, copyImage, type MultiArch } from '@skiff/oci/copy/copy';
 import type { CopyProgressEvent } from '@skiff/oci/copy/events';
+import { writeDigestFile } from '@skiff/oci/image/digest-file';
 import type { Compression, ManifestFormat } from '@skiff/oci/spec/media-types';
 import { parseImageName } from '@skiff/oci/transports/index';
 import { FerryCommand, UsageError } from '../base-command.js';
@@ -106,7 +106,7 @@ export default class Copy extends FerryCommand {
 
     const result = await copyImage(source, destination, options);
     renderer.done();
-    if (flags.digestfile !== undefined) await writeFile(flags.digestfile, result.digest);
+    if (flags.digestfile !== undefined) await writeDigestFile(flags.digestfile, result.digest);
   }
 }
 

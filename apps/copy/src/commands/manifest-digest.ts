@@ -1,7 +1,5 @@
-import { readFile } from 'node:fs/promises';
 import { Args } from '@oclif/core';
-import { SkiffError } from '@skiff/oci/errors';
-import { digestOf } from '@skiff/oci/spec/digest';
+import { digestOfFile } from '@skiff/oci/image/digest-file';
 import { FerryCommand } from '../base-command.js';
 
 export default class ManifestDigest extends FerryCommand {
@@ -15,15 +13,7 @@ export default class ManifestDigest extends FerryCommand {
 
   async run(): Promise<void> {
     const { args } = await this.parse(ManifestDigest);
-    let raw: Buffer;
-    try {
-      raw = await readFile(args.manifest);
-    } catch (err) {
-      throw new SkiffError('NOT_FOUND', `cannot read manifest ${args.manifest}: ${(err as Error).message}`, {
-        cause: err,
-      });
-    }
     // As skopeo: the digest of the bytes as they are, whatever they hold (it does not validate).
-    this.log(digestOf(raw));
+    this.log(await digestOfFile(args.manifest));
   }
 }
