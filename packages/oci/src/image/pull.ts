@@ -3,6 +3,7 @@ import type { CopyProgressEvent } from '../copy/events.js';
 import { isSkiffError, SkiffError } from '../errors.js';
 import { type ImageRef, withTag } from '../reference/reference.js';
 import { loadRegistriesConf, resolveShortName } from '../reference/registries-conf.js';
+import { RegistryClientPool } from '../registry/pool.js';
 import type { Digest } from '../spec/digest.js';
 import { parseManifest } from '../spec/manifest.js';
 import { formatPlatform, hostPlatform, type PlatformSpec, selectPlatform } from '../spec/platform.js';
@@ -129,6 +130,20 @@ async function reuseIfPresent(ref: ImageRef, options: PullOptions): Promise<Imag
 }
 
 async function pullOne(ref: ImageRef, options: PullOptions): Promise<PulledImage> {
+  // One registry client (one ping, one token) for the presence check and the copy.
+  const pool = new RegistryClientPool();
+  const shared: PullOptions = {
+    ...options,
+    transportOptions: { ...options.transportOptions, clientPool: pool },
+  };
+  try {
+    return await pullWith(ref, shared);
+  } finally {
+    await pool.close();
+  }
+}
+
+async function pullWith(ref: ImageRef, options: PullOptions): Promise<PulledImage> {
   const name = ref.toString();
   const present = await reuseIfPresent(ref, options);
   if (present) return { name, image: present, copied: false };
