@@ -67,6 +67,11 @@ export interface PutBlobOptions {
   sizeBytes?: number;
   mediaType?: string;
   signal?: AbortSignal;
+  /**
+   * The caller checks `digest` and `sizeBytes` upstream and fails the stream on a mismatch (the
+   * copy engine does): the bytes are counted, not hashed a second time.
+   */
+  verified?: boolean;
 }
 
 export interface LayerInfo {
@@ -281,6 +286,7 @@ class LocalStore implements Store {
       ...(options.digest ? { digest: options.digest } : {}),
       ...(options.sizeBytes !== undefined ? { sizeBytes: options.sizeBytes } : {}),
       what: 'blob',
+      ...(options.verified && options.digest ? { hash: false } : {}),
     });
     // Open before streaming: a stream that fails at once must not race the file's creation, or
     // the removal below could run before the open and leave the temp file behind.

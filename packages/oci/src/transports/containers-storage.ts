@@ -265,6 +265,7 @@ class StorageDestination implements ImageDestination {
       ...(info.sizeBytes >= 0 ? { sizeBytes: info.sizeBytes } : {}),
       mediaType: info.mediaType,
       ...(signal ? { signal } : {}),
+      ...(info.verified ? { verified: true } : {}),
     });
     return { mediaType: info.mediaType, digest: stored.digest, size: stored.sizeBytes };
   }

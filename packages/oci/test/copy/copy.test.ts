@@ -11,8 +11,10 @@ import type { CopyProgressEvent } from '../../src/copy/events.js';
 import { validateImage } from '../../src/image/validate.js';
 import { decompressStream } from '../../src/layer/compression.js';
 import { RegistryClientPool } from '../../src/registry/pool.js';
+import type { Digest } from '../../src/spec/digest.js';
 import { parseManifest } from '../../src/spec/manifest.js';
 import { MediaType } from '../../src/spec/media-types.js';
+import { openStore } from '../../src/storage/store.js';
 import { parseImageName } from '../../src/transports/index.js';
 
 let work: string;
@@ -215,6 +217,24 @@ describe('copyImage', () => {
     expect(left).toEqual([]);
     if (existsSync(join(layoutDest, 'blobs', 'sha256'))) {
       expect(await readdir(join(layoutDest, 'blobs', 'sha256'))).not.toContain(victim.digest.slice(7));
+    }
+
+    // The store trusts the engine's check (it does not hash verified blobs again): the corrupt
+    // blob must still never land there, nor an image naming it.
+    const root = join(work, 'corrupt-store');
+    const storeRef = `containers-storage:[vfs@${root}/root+${root}/run]localhost/corrupt:1`;
+    await expect(copyImage(parseImageName(img.transportRef), parseImageName(storeRef))).rejects.toMatchObject(
+      {
+        code: 'DIGEST_MISMATCH',
+      },
+    );
+    expect(existsSync(join(root, 'root'))).toBe(true); // the copy really opened this store
+    const store = await openStore({ root: join(root, 'root'), runroot: join(root, 'run'), driver: 'vfs' });
+    try {
+      expect(store.hasBlob(victim.digest as Digest)).toBe(false);
+      expect(store.listImages()).toEqual([]);
+    } finally {
+      store.close();
     }
   });
 
