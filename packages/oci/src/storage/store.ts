@@ -23,7 +23,7 @@ import { PassThrough, type Readable, Transform, type TransformCallback } from 'n
 import { pipeline } from 'node:stream/promises';
 import { SkiffError } from '../errors.js';
 import { applyLayer as applyLayerTar, type IdPair, syncFilesystem } from '../layer/apply.js';
-import { type Digest, DigestVerifier, digestOf, isDigest, parseDigest } from '../spec/digest.js';
+import { chainIdOf, type Digest, DigestVerifier, digestOf, isDigest, parseDigest } from '../spec/digest.js';
 import { type ImageManifest, parseImageConfig, parseManifest } from '../spec/manifest.js';
 import type { ImageConfig } from '../spec/schemas.js';
 import {
@@ -170,10 +170,8 @@ export interface Store {
   close(): void;
 }
 
-/** A layer's chain ID: its diffID at the bottom, else sha256 of "PARENT DIFFID". */
-export function chainIdOf(parent: Digest | undefined, diffId: Digest): Digest {
-  return parent ? digestOf(`${parent} ${diffId}`) : diffId;
-}
+/** A layer's chain ID (defined by the OCI spec: spec/digest.ts). */
+export { chainIdOf };
 
 interface LayerRow {
   chain_id: string;
