@@ -1,3 +1,4 @@
+import { formatBinary, shortDigest } from '@skiff/cli/units';
 import type { CopyProgressEvent } from '@skiff/oci/copy/events';
 
 export type { CopyProgressEvent } from '@skiff/oci/copy/events';
@@ -25,23 +26,6 @@ interface Bar {
   sizeBytes: number;
   startedAt: number;
   final?: string;
-}
-
-/** mpb's units: `295.0b`, `1007.3KiB`, `3.2MiB`. */
-export function formatBytes(n: number): string {
-  const units = ['b', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let value = n;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit++;
-  }
-  return `${value.toFixed(1)}${units[unit]}`;
-}
-
-function shortDigest(digest: string, kind: 'layer' | 'config'): string {
-  const hex = digest.includes(':') ? digest.slice(digest.indexOf(':') + 1) : digest;
-  return hex.slice(0, kind === 'config' ? 10 : 12);
 }
 
 function label(kind: 'layer' | 'config'): string {
@@ -102,8 +86,9 @@ export function createProgressRenderer(options: {
     const columns = stream.columns && stream.columns > 0 ? stream.columns : 80;
     const total = bar.sizeBytes;
     const elapsedSec = Math.max((now() - bar.startedAt) / 1000, 0.001);
-    const rate = `${formatBytes(bar.bytes / elapsedSec)}/s`;
-    const counts = total > 0 ? `${formatBytes(bar.bytes)} / ${formatBytes(total)}` : formatBytes(bar.bytes);
+    const rate = `${formatBinary(bar.bytes / elapsedSec)}/s`;
+    const counts =
+      total > 0 ? `${formatBinary(bar.bytes)} / ${formatBinary(total)}` : formatBinary(bar.bytes);
     const tail = ` ${counts} | ${rate}`;
     const width = Math.max(10, Math.min(40, columns - head.length - tail.length - 4));
     const fraction = total > 0 ? Math.min(bar.bytes / total, 1) : 0;

@@ -1,3 +1,4 @@
+import { formatBinary, shortDigest } from '@skiff/cli/units';
 import type { PullEvent } from '@skiff/oci/image/pull';
 
 /**
@@ -17,23 +18,6 @@ const INDEX_TYPES = new Set([
   'application/vnd.oci.image.index.v1+json',
   'application/vnd.docker.distribution.manifest.list.v2+json',
 ]);
-
-/** mpb's units as podman's bars print them: `3.2MiB`. */
-export function formatBinary(n: number): string {
-  const units = ['b', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = n;
-  let u = 0;
-  while (v >= 1024 && u < units.length - 1) {
-    v /= 1024;
-    u++;
-  }
-  return `${v.toFixed(1)}${units[u]}`;
-}
-
-function shortHex(digest: string, kind: 'layer' | 'config'): string {
-  const hex = digest.slice(digest.indexOf(':') + 1);
-  return hex.slice(0, kind === 'config' ? 10 : 12);
-}
 
 export function createProgressRenderer(options: {
   stream: NodeJS.WritableStream & { columns?: number };
@@ -61,7 +45,7 @@ export function createProgressRenderer(options: {
     for (const [digest, b] of live) {
       const rate = b.bytes / Math.max((Date.now() - b.started) / 1000, 0.001);
       const total = b.size > 0 ? ` / ${formatBinary(b.size)}` : '';
-      out += `Copying ${label(b.kind)} ${shortHex(digest, b.kind)} [${formatBinary(b.bytes)}${total}] ${formatBinary(rate)}/s\n`;
+      out += `Copying ${label(b.kind)} ${shortDigest(digest, b.kind)} [${formatBinary(b.bytes)}${total}] ${formatBinary(rate)}/s\n`;
     }
     stream.write(out);
     drawn = live.size;
@@ -98,7 +82,7 @@ export function createProgressRenderer(options: {
         case 'blob-done':
           live.delete(e.digest);
           line(
-            `Copying ${label(e.kind)} ${options.tty ? shortHex(e.digest, e.kind) : e.digest} ${word(e.action)}`,
+            `Copying ${label(e.kind)} ${options.tty ? shortDigest(e.digest, e.kind) : e.digest} ${word(e.action)}`,
           );
           return;
         case 'manifest':
