@@ -11,6 +11,8 @@ import { storeOptions, withStore } from '../store-options.js';
 
 export default class Info extends ToolCommand {
   static override summary = 'Display system information';
+  /** Reads the store only: runs outside the rootless namespace (see ToolCommand). */
+  static override rootlessNamespace = false;
   static override description =
     'Display information about the host, the OCI runtimes found, the storage and the configuration files in use.';
   static override examples = ['<%= config.bin %> info', "<%= config.bin %> info --format '{{.Host.Arch}}'"];

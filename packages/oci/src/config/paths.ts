@@ -4,16 +4,32 @@
  * can point it anywhere; the default is the process environment.
  */
 
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
-/** The effective uid, or 0 where the platform has none. */
+/** Set by skiff when it re-enters its rootless user namespace: the caller's uid outside. */
+export const ROOTLESS_UID_ENV = 'SKIFF_ROOTLESS_UID';
+
+/**
+ * The uid the caller has on the host: the effective uid, except inside skiff's rootless user
+ * namespace (root there), where it is the uid ROOTLESS_UID_ENV names, provided this process's
+ * uid_map really maps root to it. 0 where the platform has no uids.
+ */
 export function currentUid(): number {
-  return typeof process.geteuid === 'function' ? process.geteuid() : 0;
+  const euid = typeof process.geteuid === 'function' ? process.geteuid() : 0;
+  if (euid !== 0) return euid;
+  const outer = process.env[ROOTLESS_UID_ENV];
+  if (outer === undefined || !/^[1-9]\d*$/.test(outer)) return 0;
+  try {
+    const map = readFileSync('/proc/self/uid_map', 'utf8');
+    return /^\s*0\s+(\d+)\s+/m.exec(map)?.[1] === outer ? Number(outer) : 0;
+  } catch {
+    return 0;
+  }
 }
 
-/** True when running as a non-root user (podman's "rootless"). */
+/** True when running as a non-root user (podman's "rootless"), also inside its user namespace. */
 export function isRootless(): boolean {
   return currentUid() !== 0;
 }

@@ -111,9 +111,10 @@ export function idMapHelpers(env: NodeJS.ProcessEnv = process.env): { newuidmap:
 
 /**
  * The outer user namespace as podman makes it: the caller is root (0), the first subordinate
- * range follows from 1. Expressed as util-linux `unshare` arguments.
+ * range follows from 1. Expressed as util-linux `unshare` arguments; with `fork: false` the
+ * command replaces unshare (its PID is the namespace holder's).
  */
-export function unshareArgs(ranges: SubIdRanges): string[] {
+export function unshareArgs(ranges: SubIdRanges, options: { fork?: boolean } = {}): string[] {
   const first = (r: IdRange[]) => r[0] as IdRange;
   const u = first(ranges.uids);
   const g = first(ranges.gids);
@@ -124,7 +125,7 @@ export function unshareArgs(ranges: SubIdRanges): string[] {
     `--map-users=${u.start},1,${u.count}`,
     `--map-groups=${g.start},1,${g.count}`,
     '--mount',
-    '--fork',
+    ...(options.fork === false ? [] : ['--fork']),
   ];
 }
 

@@ -47,6 +47,8 @@ export function printInspect(data: ContainerInspectData[], format: string | unde
 
 export default class ContainerInspect extends ToolCommand {
   static override summary = 'Display the configuration of a container';
+  /** Reads the store only: runs outside the rootless namespace (see ToolCommand). */
+  static override rootlessNamespace = false;
   static override description =
     "Displays the low-level information on containers, with podman's field names.";
   static override examples = ["<%= config.bin %> container inspect --format '{{.State.Status}}' web"];

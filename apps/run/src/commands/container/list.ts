@@ -11,6 +11,8 @@ import { storeOptions } from '../../store-options.js';
 export default class ContainerList extends ToolCommand {
   static override aliases = ['ps', 'container:ls', 'container:ps'];
   static override summary = 'List containers';
+  /** Reads the store only: runs outside the rootless namespace (see ToolCommand). */
+  static override rootlessNamespace = false;
   static override description = 'Lists running containers (all with -a), oldest first, as podman ps.';
   static override examples = [
     '<%= config.bin %> ps -a',

@@ -21,6 +21,8 @@ function parseTime(flag: string, value: string): number {
 export default class ContainerLogs extends ToolCommand {
   static override aliases = ['logs'];
   static override summary = 'Fetch the logs of one or more containers';
+  /** Reads the store only: runs outside the rootless namespace (see ToolCommand). */
+  static override rootlessNamespace = false;
   static override description =
     'Prints what a detached container wrote (k8s-file log driver); -f follows until it exits.';
   static override examples = ['<%= config.bin %> logs -f web', '<%= config.bin %> logs --tail 10 -t web'];

@@ -11,6 +11,8 @@ const CREATED_BY_WIDTH = 45;
 export default class ImageHistory extends ToolCommand {
   static override aliases = ['history'];
   static override summary = 'Show history of a specified image';
+  /** Reads the store only: runs outside the rootless namespace (see ToolCommand). */
+  static override rootlessNamespace = false;
   static override description = "Shows an image's history, newest layer first, as podman history.";
   static override examples = [
     '<%= config.bin %> history busybox',

@@ -12,6 +12,8 @@ import { inspectContainer } from '../container/inspect.js';
 export default class ImageInspect extends ToolCommand {
   static override aliases = ['inspect'];
   static override summary = 'Display the configuration of an image';
+  /** Reads the store only: runs outside the rootless namespace (see ToolCommand). */
+  static override rootlessNamespace = false;
   static override description = "Displays the low-level information on images, as podman's image inspect.";
   static override examples = [
     '<%= config.bin %> image inspect busybox',

@@ -29,6 +29,8 @@ function locationOptions(flags: { root?: string; runroot?: string; 'storage-driv
 export default class ImageList extends ToolCommand {
   static override aliases = ['images', 'image:ls'];
   static override summary = 'List images in local storage';
+  /** Reads the store only: runs outside the rootless namespace (see ToolCommand). */
+  static override rootlessNamespace = false;
   static override description = 'Lists the images in the local store, newest first, one row per name.';
   static override examples = [
     '<%= config.bin %> images',

@@ -7,6 +7,8 @@ import { withStore } from '../../store-options.js';
 
 export default class SystemDf extends ToolCommand {
   static override summary = 'Show podman-style disk usage';
+  /** Reads the store only: runs outside the rootless namespace (see ToolCommand). */
+  static override rootlessNamespace = false;
   static override description =
     'Shows the disk space used by images (shared layers counted once), containers and volumes.';
   static override examples = ['<%= config.bin %> system df'];
