@@ -1,6 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { type CommandLoader, type CommandTable, runFast as run } from '@skiff/cli/fast';
+import { config as zodConfig } from 'zod';
 import { FERRY } from '../base-command.js';
+
+// zod 4 compiles a fast parser for each object schema with new Function() at its first parse:
+// worth it for a server parsing millions of objects, not for a command parsing a few manifests
+// once (~10 ms of every inspect). Results and errors are the same either way.
+zodConfig({ jitless: true });
 
 /** ferry's commands on the fast path (see @skiff/cli/fast); the rest goes through oclif. */
 const load = (p: Promise<unknown>) => p as ReturnType<CommandLoader>;
