@@ -1,6 +1,11 @@
 import { isSkiffError, SkiffError } from '@skiff/oci/errors';
 import type { ImageRef } from '@skiff/oci/reference/reference';
-import { loadRegistriesConf, pullSources, pushTarget } from '@skiff/oci/reference/registries-conf';
+import {
+  loadRegistriesConf,
+  pullSources,
+  pushTarget,
+  type RegistriesConf,
+} from '@skiff/oci/reference/registries-conf';
 import type { RegistryGate } from '@skiff/oci/registry/gate';
 import { RegistryClientPool } from '@skiff/oci/registry/pool';
 import { type Digest, digestOf, isDigest } from '@skiff/oci/spec/digest';
@@ -51,6 +56,8 @@ export class RegistryAccess {
   /** Clients shared by this access and by every copy of the run (TransportOptions.clientPool). */
   readonly pool = new RegistryClientPool();
   private readonly sourceHeads = new Map<string, Promise<ManifestHead | undefined>>();
+  /** registries.conf as read at the first call, by --registries-conf path: one read per run, not per request. */
+  private readonly confs = new Map<string, RegistriesConf>();
 
   /** With a gate, a 429 closes the registry for everyone and the call waits and retries (up to `attempts`). */
   constructor(
@@ -75,7 +82,12 @@ export class RegistryAccess {
 
   /** The client and repository path for `ref` (pull side: the primary location; push side: its target). */
   private clientOf(ref: ImageRef, options: TransportOptions, side: 'pull' | 'push') {
-    const conf = loadRegistriesConf(options.registriesConfPath ? { path: options.registriesConfPath } : {});
+    const key = options.registriesConfPath ?? '';
+    let conf = this.confs.get(key);
+    if (!conf) {
+      conf = loadRegistriesConf(options.registriesConfPath ? { path: options.registriesConfPath } : {});
+      this.confs.set(key, conf);
+    }
     const target = side === 'push' ? pushTarget(conf, ref) : pullSources(conf, ref).at(-1)!;
     const client = clientFor(target, { ...options, clientPool: this.pool });
     return { client, path: target.ref.path, reference: referenceOf(target.ref) };

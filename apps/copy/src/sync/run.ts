@@ -2,6 +2,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type CopyOptions, copyImage, type MultiArch } from '@skiff/oci/copy/copy';
+import { createLimiter } from '@skiff/oci/copy/limit';
 import { isSkiffError, SkiffError } from '@skiff/oci/errors';
 import { type ImageRef, nameOnly, parseReference, withDigest, withTag } from '@skiff/oci/reference/reference';
 import { RegistryGate } from '@skiff/oci/registry/gate';
@@ -79,6 +80,13 @@ export type SyncEvent =
   | { type: 'rate-limited'; registries: string[]; delayMs: number; image?: string };
 
 export const DEFAULT_PARALLEL = 4;
+
+/**
+ * Source and destination manifest HEADs (and tag lists) run ahead of the copies, this many at
+ * once over the run's keep-alive connections: an unchanged mirror is then a burst of HEADs, not
+ * --parallel round trips at a time.
+ */
+export const CHECK_PARALLEL = 16;
 
 /** Read and validate a --src yaml file (before anything else happens). */
 export async function loadSyncConfigFile(file: string) {
@@ -175,6 +183,12 @@ interface Job {
   attempts: number;
 }
 
+/** An item's copy plan and, when the plan predicts the destination digest, the digest there now. */
+interface Check {
+  plan: CopyPlan;
+  current: Digest | undefined;
+}
+
 /** What the copy of an item will write: its digest when predictable, and how to copy it. */
 interface CopyPlan {
   sourceDigest: Digest;
@@ -192,6 +206,8 @@ class SyncRunner {
   private readonly tagLists = new Map<string, Promise<string[]>>();
   private active = 0;
   private readonly waiters: Array<() => void> = [];
+  /** Checks started ahead of the workers (see CHECK_PARALLEL); each is taken once. */
+  private readonly checks = new Map<SyncItem, Promise<Check>>();
 
   constructor(
     private readonly options: SyncOptions,
@@ -202,6 +218,7 @@ class SyncRunner {
 
   async run(items: readonly SyncItem[]): Promise<void> {
     for (const item of items) this.queue.push({ item, attempts: 0 });
+    this.checkAhead(items);
     const workers = Math.max(1, this.options.parallel ?? DEFAULT_PARALLEL);
     await Promise.all(Array.from({ length: workers }, () => this.worker()));
   }
@@ -234,6 +251,37 @@ class SyncRunner {
         for (const w of waiters) w();
       }
     }
+  }
+
+  /**
+   * Start every item's check (and its repository's tag list, which the signature lookup needs)
+   * on a bounded pool; workers take them in order. Once the run stops, no new check starts.
+   */
+  private checkAhead(items: readonly SyncItem[]): void {
+    const limit = createLimiter(CHECK_PARALLEL);
+    const signal = this.options.signal;
+    for (const item of items) {
+      const check = limit(async () => {
+        if (this.stopped) throw new SkiffError('ABORTED', 'sync stopped');
+        return this.check(item, signal);
+      }, signal);
+      check.catch(() => {}); // surfaces when a worker takes it
+      this.checks.set(item, check);
+      if (item.sourceRef && !this.options.removeSignatures && !item.artifact) {
+        const ref = item.sourceRef;
+        if (!this.tagLists.has(ref.name)) {
+          const tags = limit(() => this.access.listTags(ref, item.sourceOptions, signal), signal);
+          tags.catch(() => {}); // surfaces in companions(), as tagsOf's own request would
+          this.tagLists.set(ref.name, tags);
+        }
+      }
+    }
+  }
+
+  private async check(item: SyncItem, signal?: AbortSignal): Promise<Check> {
+    const plan = await this.planCopy(item, signal);
+    const current = plan.expected !== undefined ? await this.destinationDigest(item, signal) : undefined;
+    return { plan, current };
   }
 
   private changed(): Promise<void> {
@@ -382,11 +430,12 @@ class SyncRunner {
     const o = this.options;
     const signal = o.signal;
     this.done.add(item.source);
-    const plan = await this.planCopy(item, signal);
+    const ahead = this.checks.get(item);
+    this.checks.delete(item); // a requeued item (429) checks again
+    const { plan, current } = await (ahead ?? this.check(item, signal));
     const base = { source: item.source, destination: item.destination, kind };
-    if (plan.expected !== undefined) {
-      const current = await this.destinationDigest(item, signal);
-      if (current === plan.expected) return { ...base, digest: current, action: 'skipped', bytes: 0 };
+    if (plan.expected !== undefined && current === plan.expected) {
+      return { ...base, digest: current, action: 'skipped', bytes: 0 };
     }
     if (o.dryRun) {
       return { ...base, ...(plan.expected ? { digest: plan.expected } : {}), action: 'copied', bytes: 0 };

@@ -155,12 +155,20 @@ describe('ferry sync --src yaml', () => {
 
   it('a second run sends no blob and skips everything with HEADs', async () => {
     const before = (await dest.requests()).length;
+    const srcBefore = (await src.requests()).length;
     const report = await runSync(options({ source: file, destination: `${dest.host}/mirror` }));
     expect(report.summary).toMatchObject({ copied: 0, failed: 0, skipped: 7, bytes: 0 });
     const after = (await dest.requests()).slice(before);
     expect(after.length).toBeGreaterThan(0);
     expect(after.filter((r) => ['PUT', 'POST', 'PATCH', 'DELETE'].includes(r.method))).toEqual([]);
     expect(after.filter((r) => r.method === 'GET' && r.path.includes('/blobs/'))).toEqual([]);
+    // One ping per registry, not one per repository; the referrers API is probed once per
+    // registry (this one has none), not once per repository.
+    const srcAfter = (await src.requests()).slice(srcBefore);
+    expect(new Set(srcAfter.map((r) => r.path.split('/')[2])).size).toBeGreaterThan(1);
+    expect(after.filter((r) => r.path === '/v2/')).toHaveLength(1);
+    expect(srcAfter.filter((r) => r.path === '/v2/')).toHaveLength(1);
+    expect(srcAfter.filter((r) => r.path.includes('/referrers/'))).toHaveLength(1);
   });
 
   it('--keep-going: a broken image is reported, the rest mirrored, exit 3; without it exit 1', async () => {

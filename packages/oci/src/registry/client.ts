@@ -18,7 +18,7 @@ import {
 } from './errors.js';
 import type { RegistryGate } from './gate.js';
 import { Agent, type Dispatcher, request } from './http.js';
-import { parseWwwAuthenticate } from './www-authenticate.js';
+import { type AuthChallenge, parseWwwAuthenticate } from './www-authenticate.js';
 
 /**
  * The OCI distribution client for one registry endpoint, on undici: one keep-alive Agent per
@@ -58,6 +58,32 @@ export interface RegistryClientOptions {
   gate?: RegistryGate;
   /** Owned by a RegistryClientPool: close() leaves it open for the next user; the pool disposes it. */
   pooled?: boolean;
+  /**
+   * Connections and the /v2/ ping shared with the other clients of the same endpoint and TLS
+   * settings (a pool's clients differ only in credentials and repository): one ping and one
+   * keep-alive connection pool per registry, not per repository. Tokens stay per client.
+   */
+  shared?: SharedEndpoint;
+}
+
+/** What clients of one endpoint (same TLS settings) share; see RegistryClientOptions.shared. */
+export class SharedEndpoint {
+  dispatcher: Promise<Agent> | undefined;
+  agent: Agent | undefined;
+  /** The base URL the ping found, and the auth challenges /v2/ answered with. */
+  ready: Promise<{ base: URL; challenges: AuthChallenge[] }> | undefined;
+  /** The registry answered 404 to the referrers API (see RegistryClient.referrers). */
+  referrersApiMissing = false;
+  /** The first referrers request in flight: the others wait for what it learns. */
+  referrersProbe: Promise<void> | undefined;
+
+  /** Release the connections. */
+  async dispose(): Promise<void> {
+    const agent = this.agent;
+    this.agent = undefined;
+    this.dispatcher = undefined;
+    if (agent) await agent.destroy();
+  }
 }
 
 /** The largest manifest we accept (as containers/image). */
@@ -175,7 +201,23 @@ export class RegistryClient {
   }
 
   private dispatcher(): Promise<Agent> {
-    this.dispatcherPromise ??= (async () => {
+    const shared = this.options.shared;
+    if (shared) {
+      shared.dispatcher ??= this.newDispatcher().then((agent) => {
+        shared.agent = agent;
+        return agent;
+      });
+      return shared.dispatcher;
+    }
+    this.dispatcherPromise ??= this.newDispatcher().then((agent) => {
+      this.agent = agent;
+      return agent;
+    });
+    return this.dispatcherPromise;
+  }
+
+  private newDispatcher(): Promise<Agent> {
+    return (async () => {
       const material = await loadTlsMaterial(
         this.endpoint,
         this.options.certDir ? { certDir: this.options.certDir } : {},
@@ -192,10 +234,8 @@ export class RegistryClient {
         connect.cert = material.cert;
         connect.key = material.key;
       }
-      this.agent = new Agent({ keepAliveTimeout: 30_000, connections: 16, connect });
-      return this.agent;
+      return new Agent({ keepAliveTimeout: 30_000, connections: 16, connect });
     })();
-    return this.dispatcherPromise;
   }
 
   private auth(dispatcher: Agent): Authenticator {
@@ -244,16 +284,35 @@ export class RegistryClient {
   }
 
   private base(signal?: AbortSignal): Promise<URL> {
-    this.readyPromise ??= this.detect(signal).catch((err: unknown) => {
-      this.readyPromise = undefined;
-      throw err;
-    });
+    this.readyPromise ??= this.detected(signal).then(
+      async ({ base, challenges }) => {
+        if (challenges.length > 0) this.auth(await this.dispatcher()).setChallenges(challenges);
+        return base;
+      },
+      (err: unknown) => {
+        this.readyPromise = undefined;
+        throw err;
+      },
+    );
     return this.readyPromise;
   }
 
-  private async detect(signal?: AbortSignal): Promise<URL> {
+  /** The ping's answer: this client's own, or the one its shared endpoint already has. */
+  private detected(signal?: AbortSignal): Promise<{ base: URL; challenges: AuthChallenge[] }> {
+    const shared = this.options.shared;
+    if (!shared) return this.detect(signal);
+    shared.ready ??= this.detect(signal).catch((err: unknown) => {
+      shared.ready = undefined;
+      throw err;
+    });
+    return shared.ready;
+  }
+
+  private async detect(signal?: AbortSignal): Promise<{ base: URL; challenges: AuthChallenge[] }> {
     const dispatcher = await this.dispatcher();
-    const tryScheme = async (scheme: 'https' | 'http'): Promise<URL> => {
+    const tryScheme = async (
+      scheme: 'https' | 'http',
+    ): Promise<{ base: URL; challenges: AuthChallenge[] }> => {
       const base = new URL(`${scheme}://${this.endpoint}`);
       const url = new URL('/v2/', base);
       const res = await this.withRetries(
@@ -267,8 +326,7 @@ export class RegistryClient {
       const challenges = parseWwwAuthenticate(res.headers['www-authenticate']);
       await drain(res.body);
       if (res.statusCode === 200 || res.statusCode === 401) {
-        if (res.statusCode === 401) this.auth(dispatcher).setChallenges(challenges);
-        return base;
+        return { base, challenges: res.statusCode === 401 ? challenges : [] };
       }
       throw new SkiffError(
         'REGISTRY',
@@ -396,6 +454,10 @@ export class RegistryClient {
               body: req.body ?? null,
               dispatcher,
               signal: req.signal,
+              // undici closes the connection after every HEAD by default (for servers that send
+              // a body anyway); registries answer HEAD as HTTP says, and a sync of an unchanged
+              // mirror is mostly HEADs: keep the connection, as Go's client (skopeo) does.
+              ...(req.method === 'HEAD' ? { reset: false } : {}),
             }),
           replayable,
         );
@@ -1068,8 +1130,17 @@ export class RegistryClient {
     const fallbackTag = `${algorithm}-${hex}`;
     let manifests: Descriptor[];
     let filtered = false;
+    const shared = this.options.shared;
+    if (shared?.referrersProbe) await shared.referrersProbe;
     // Once the registry said it has no referrers API, go straight to the tag schema.
-    const res = this.referrersApiMissing
+    const missing = this.referrersApiMissing || shared?.referrersApiMissing === true;
+    let probed: (() => void) | undefined;
+    if (shared && !missing && !shared.referrersProbe) {
+      shared.referrersProbe = new Promise<void>((resolve) => {
+        probed = resolve;
+      });
+    }
+    const res = missing
       ? undefined
       : await this.send({
           method: 'GET',
@@ -1081,7 +1152,7 @@ export class RegistryClient {
           kind: 'referrers',
           expect: [200, 404],
           signal: options.signal,
-        });
+        }).finally(() => probed?.());
     if (res?.status === 200) {
       const text = await readLimited(res.body, MAX_MANIFEST_BYTES);
       const parsed = referrersIndexSchema.safeParse(safeJson(text));
@@ -1093,6 +1164,7 @@ export class RegistryClient {
       // No referrers API here (a registry that has it answers 200 with an empty index).
       if (res) {
         this.referrersApiMissing = true;
+        if (shared) shared.referrersApiMissing = true;
         await drain(res.body);
       }
       if (options.tags && !options.tags.includes(fallbackTag)) return [];
