@@ -86,6 +86,8 @@ const COMMANDS: CommandTable = {
   'container:inspect': ['container:inspect', () => load(import('../commands/container/inspect.js'))],
   'container:prune': ['container:prune', () => load(import('../commands/container/prune.js'))],
   'container:cleanup': ['container:cleanup', () => load(import('../commands/container/cleanup.js'))],
+  'container:attach': ['container:attach', () => load(import('../commands/container/attach.js'))],
+  attach: ['container:attach', () => load(import('../commands/container/attach.js'))],
 };
 
 function version(): string {

@@ -361,6 +361,11 @@ export interface AttachedOptions {
    * passing it on to these streams: stdout and stderr become pipes (not with a terminal).
    */
   tee?: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream };
+  /**
+   * Run the runtime in a process group of its own, out of reach of the terminal's ^C
+   * (--sig-proxy=false). Not with a terminal: the runtime must be in the foreground group.
+   */
+  processGroup?: boolean;
 }
 
 /** Append a chunk of a stream to a k8s-file log: `TIME STREAM F|P TEXT` per line. */
@@ -417,6 +422,7 @@ export async function startAttached(
       const child = spawn(runtime.path, args, {
         cwd: paths.bundle,
         stdio: tee ? [Array.isArray(stdio) ? (stdio[0] ?? 'ignore') : stdio, 'pipe', 'pipe'] : stdio,
+        ...(options.processGroup ? { detached: true } : {}),
       });
       if (tee) {
         fs.rmSync(paths.logFile, { force: true });
@@ -493,6 +499,15 @@ export interface DetachedOptions {
   exitCommand?: string[];
   /** conmon's log driver: k8s-file (default), none, passthrough is not possible detached. */
   logDriver?: 'k8s-file' | 'none';
+  /** -i: keep the container's stdin open for attach clients (a terminal always has one). */
+  stdin?: boolean;
+  /** The terminal's size for a -t container (process.consoleSize), e.g. the caller's. */
+  consoleSize?: { rows: number; cols: number };
+  /**
+   * Called once the runtime has created the container and before it starts: attach here to
+   * see all of its output (`skiff run -t` through conmon).
+   */
+  beforeStart?: () => Promise<void>;
 }
 
 export function findConmon(): string {
@@ -590,6 +605,14 @@ export async function startDetached(
     timeoutMs: 10_000,
   });
   const spec = readSpec(loc, rec.id);
+  const size = options.consoleSize;
+  if (spec.process.terminal && size && size.rows > 0 && size.cols > 0) {
+    (spec.process as { consoleSize?: { height: number; width: number } }).consoleSize = {
+      height: size.rows,
+      width: size.cols,
+    };
+    writeFileAtomic(paths.configFile, JSON.stringify(spec, null, 2), 0o600);
+  }
   const args = [
     '--api-version',
     '1',
@@ -615,7 +638,7 @@ export async function startDetached(
     paths.socketDir,
     '--log-level',
     'warning',
-    ...(spec.process.terminal ? ['-t'] : []),
+    ...(spec.process.terminal ? ['-t'] : options.stdin ? ['-i'] : []),
   ];
   for (const a of runtimeArgs(loc, runtime)) args.push('--runtime-arg', a);
   if (options.exitCommand?.length) {
@@ -644,6 +667,7 @@ export async function startDetached(
         `${runtime.name} could not create container ${rec.name}: ${(msg.message ?? 'unknown error').trim()}`,
       );
     }
+    if (options.beforeStart) await options.beforeStart();
     const started = new Date();
     const r = await execFile(runtime.path, [...runtimeArgs(loc, runtime), 'start', rec.id], {
       timeoutMs: 30_000,
@@ -854,7 +878,12 @@ export interface ExecOptions {
   user?: string;
   workdir?: string;
   stdio?: StdioOptions;
-  /** -d: start the process and return at once (exit code 0). */
+  /**
+   * -t: a pty for the process. The runtime makes it and relays it to its own stdio, which
+   * must then be the caller's terminal (stdin a TTY). Not with `detach` (no one to relay it).
+   */
+  tty?: boolean;
+  /** -d: start the process and return at once (exit code 0); its stdio is /dev/null. */
   detach?: boolean;
 }
 
@@ -891,13 +920,23 @@ export async function execInContainer(
   for (const e of options.env ?? []) args.push('--env', e);
   if (options.user !== undefined) args.push('--user', options.user);
   if (options.workdir !== undefined) args.push('--cwd', options.workdir);
+  if (options.tty && !options.detach) args.push('--tty');
   if (options.detach) args.push('--detach');
   args.push(rec.id, ...options.command);
   return new Promise<number>((resolve, reject) => {
-    const child = spawn(runtime.path, args, { stdio: options.stdio ?? 'inherit' });
+    // A detached process must not hold the caller's pipes open after the call returns.
+    const stdio: StdioOptions = options.detach ? 'ignore' : (options.stdio ?? 'inherit');
+    const child = spawn(runtime.path, args, { stdio });
     child.on('error', (err) =>
       reject(new SkiffError('RUNTIME', `cannot run ${runtime.path}: ${err.message}`, { cause: err })),
     );
-    child.on('close', (c, sig) => resolve(exitCodeOf(c, sig)));
+    child.on(options.detach ? 'exit' : 'close', (c: number | null, sig: NodeJS.Signals | null) => {
+      const code = exitCodeOf(c, sig);
+      if (options.detach && code !== 0)
+        reject(
+          new SkiffError('RUNTIME', `cannot start the exec session: ${runtime.name} exit status ${code}`),
+        );
+      else resolve(code);
+    });
   });
 }

@@ -34,7 +34,7 @@ export default class ContainerExec extends ToolCommand {
   static override args = { container: Args.string({ required: true, description: 'container' }) };
   static override flags = {
     interactive: Flags.boolean({ char: 'i', description: 'Make STDIN available to the contained process' }),
-    tty: Flags.boolean({ char: 't', description: 'Allocate a pseudo-TTY (not supported yet)' }),
+    tty: Flags.boolean({ char: 't', description: 'Allocate a pseudo-TTY' }),
     env: Flags.string({
       char: 'e',
       multiple: true,
@@ -64,7 +64,14 @@ export default class ContainerExec extends ToolCommand {
     const [name, ...command] = argv as string[];
     if (name === undefined || command.length === 0)
       throw new UsageError('exec requires the name or ID of a container and a command');
-    if (flags.tty) throw new UsageError('-t/--tty is not supported by skiff exec yet');
+    // The runtime relays the pty to its own stdio, which must be the caller's terminal.
+    let tty = Boolean(flags.tty) && !flags.detach;
+    if (tty && !process.stdin.isTTY) {
+      process.stderr.write(
+        'WARN[0000] The input device is not a TTY. The --tty flag is ignored: skiff exec -t needs a terminal on stdin\n',
+      );
+      tty = false;
+    }
     const env: string[] = [];
     for (const f of flags['env-file'] ?? [])
       env.push(...parseEnvFile(readFileSync(f, 'utf8'), process.env, f));
@@ -89,6 +96,7 @@ export default class ContainerExec extends ToolCommand {
           ...(user !== undefined ? { user } : {}),
           ...(flags.workdir !== undefined ? { workdir: flags.workdir } : {}),
           ...(flags.detach ? { detach: true } : {}),
+          ...(tty ? { tty: true } : {}),
           stdio: [flags.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
         });
       } catch (err) {

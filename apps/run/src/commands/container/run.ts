@@ -1,11 +1,13 @@
 import { Args, Flags } from '@oclif/core';
 import { SkiffError } from '@skiff/oci/errors';
+import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '@skiff/oci/runtime/attach';
 import { storedConfigOf } from '@skiff/oci/runtime/create-flags';
 import { killContainer, removeContainer, startAttached, startDetached } from '@skiff/oci/runtime/run';
 import { withContainerSession } from '@skiff/oci/runtime/session';
 import type { Store } from '@skiff/oci/storage/store';
 import { ToolCommand } from '../../base-command.js';
 import { storeOptions } from '../../store-options.js';
+import { attachTerminal } from './attach.js';
 import {
   CREATE_FLAGS,
   commandExitCode,
@@ -48,6 +50,15 @@ export default class ContainerRun extends ToolCommand {
   static override flags = {
     ...CREATE_FLAGS,
     detach: Flags.boolean({ char: 'd', description: 'Run container in background and print container ID' }),
+    'sig-proxy': Flags.boolean({
+      description: 'Proxy received signals to the process',
+      default: true,
+      allowNo: true,
+    }),
+    'detach-keys': Flags.string({
+      description: 'Override the key sequence for detaching a container (when attached through conmon)',
+      default: DEFAULT_DETACH_KEYS,
+    }),
   };
 
   public override async init(): Promise<void> {
@@ -58,13 +69,13 @@ export default class ContainerRun extends ToolCommand {
   async run(): Promise<void> {
     const { argv, flags } = await this.parse(ContainerRun);
     const { image, command } = requireImageArg(argv as string[]);
-    if (flags.tty && !flags.detach && !process.stdin.isTTY) {
-      // Attached, the runtime uses the caller's terminal: there is none to give.
+    const detachKeys = parseDetachKeys(flags['detach-keys']);
+    // `RUNTIME run -t` needs the caller's terminal on stdin; without one conmon makes the pty.
+    const throughConmon = Boolean(flags.tty && !flags.detach && !process.stdin.isTTY);
+    if (throughConmon && flags.interactive)
       process.stderr.write(
         'WARN[0000] The input device is not a TTY. The --tty and --interactive flags might not work properly\n',
       );
-      flags.tty = false;
-    }
     let exitCode: number | undefined;
     await withContainerSession(
       storeOptions(flags),
@@ -81,13 +92,40 @@ export default class ContainerRun extends ToolCommand {
         const { rec, warnings } = created;
         for (const w of warnings) process.stderr.write(`WARN[0000] ${w}\n`);
         const runtime = await s.runtime();
+        const cfg = storedConfigOf(rec.config);
+        const detachedOptions = {
+          exitCommand: exitCommandFor(s.store, rec.id, Boolean(flags.rm)),
+          logDriver: cfg.logDriver ?? 'k8s-file',
+          ...(flags.interactive ? { stdin: true } : {}),
+          ...(flags.tty && process.stdout.isTTY
+            ? { consoleSize: { rows: process.stdout.rows, cols: process.stdout.columns } }
+            : {}),
+        } as const;
+        if (throughConmon) {
+          const r = await attachTerminal(s, rec, {
+            tty: true,
+            stdin: Boolean(flags.interactive),
+            sigProxy: flags['sig-proxy'],
+            detachKeys,
+            start: async (connect) => {
+              try {
+                await startDetached(s.store, s.db, runtime, rec.id, {
+                  ...detachedOptions,
+                  beforeStart: connect,
+                });
+              } catch (err) {
+                if (flags.rm)
+                  await removeContainer(s.store, s.db, runtime, rec.id, { force: true }).catch(() => {});
+                throw err;
+              }
+            },
+          });
+          if (!r.detached) exitCode = r.exitCode;
+          return;
+        }
         if (flags.detach) {
-          const cfg = storedConfigOf(rec.config);
           try {
-            await startDetached(s.store, s.db, runtime, rec.id, {
-              exitCommand: exitCommandFor(s.store, rec.id, Boolean(flags.rm)),
-              logDriver: cfg.logDriver ?? 'k8s-file',
-            });
+            await startDetached(s.store, s.db, runtime, rec.id, detachedOptions);
           } catch (err) {
             if (flags.rm)
               await removeContainer(s.store, s.db, runtime, rec.id, { force: true }).catch(() => {});
@@ -100,14 +138,18 @@ export default class ContainerRun extends ToolCommand {
         const forward = (sig: NodeJS.Signals) => {
           void killContainer(s.store, s.db, runtime, rec.id, sig).catch(() => {});
         };
-        const signals: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2'];
-        if (!process.stdin.isTTY) signals.push('SIGINT');
+        const signals: NodeJS.Signals[] = flags['sig-proxy']
+          ? ['SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2']
+          : [];
+        if (flags['sig-proxy'] && !process.stdin.isTTY) signals.push('SIGINT');
         for (const sig of signals) process.on(sig, forward);
         try {
           exitCode = await startAttached(s.store, s.db, runtime, rec.id, {
             stdio: [flags.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
             ...(flags.rm ? { remove: true } : {}),
-            ...(!flags.tty && !flags.rm && storedConfigOf(rec.config).logDriver !== 'none'
+            // --sig-proxy=false: the terminal's ^C reaches skiff only, as with podman.
+            ...(!flags['sig-proxy'] && !flags.tty ? { processGroup: true } : {}),
+            ...(!flags.tty && !flags.rm && cfg.logDriver !== 'none'
               ? { tee: { stdout: process.stdout, stderr: process.stderr } }
               : {}),
           });

@@ -1,9 +1,11 @@
 import { Args, Flags } from '@oclif/core';
+import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '@skiff/oci/runtime/attach';
 import { storedConfigOf } from '@skiff/oci/runtime/create-flags';
 import { startAttached, startDetached } from '@skiff/oci/runtime/run';
 import { markStoppedByUser, withContainerSession } from '@skiff/oci/runtime/session';
 import { ToolCommand } from '../../base-command.js';
 import { storeOptions } from '../../store-options.js';
+import { attachTerminal } from './attach.js';
 import { sessionOptions } from './create.js';
 import { exitCommandFor } from './run.js';
 
@@ -19,6 +21,15 @@ export default class ContainerStart extends ToolCommand {
     attach: Flags.boolean({ char: 'a', description: "Attach container's STDOUT and STDERR" }),
     interactive: Flags.boolean({ char: 'i', description: 'Make STDIN available to the contained process' }),
     runtime: Flags.string({ description: 'Path to the OCI-compatible binary used to run containers' }),
+    'sig-proxy': Flags.boolean({
+      description: 'Proxy received signals to the process (with --attach)',
+      default: true,
+      allowNo: true,
+    }),
+    'detach-keys': Flags.string({
+      description: 'Override the key sequence for detaching a container',
+      default: DEFAULT_DETACH_KEYS,
+    }),
   };
 
   async run(): Promise<void> {
@@ -37,6 +48,31 @@ export default class ContainerStart extends ToolCommand {
             continue;
           }
           markStoppedByUser(rec.bundle, false);
+          const detachedOptions = {
+            exitCommand: exitCommandFor(s.store, rec.id, Boolean(cfg.autoRemove)),
+            logDriver: cfg.logDriver ?? 'k8s-file',
+            ...(cfg.interactive ? { stdin: true } : {}),
+            ...(cfg.tty && process.stdout.isTTY
+              ? { consoleSize: { rows: process.stdout.rows, cols: process.stdout.columns } }
+              : {}),
+          } as const;
+          if (flags.attach && names.length === 1 && cfg.tty && !process.stdin.isTTY) {
+            // `RUNTIME run -t` needs the caller's terminal on stdin; without one conmon makes the pty.
+            const r = await attachTerminal(s, rec, {
+              tty: true,
+              stdin: Boolean(flags.interactive),
+              sigProxy: flags['sig-proxy'],
+              detachKeys: parseDetachKeys(flags['detach-keys']),
+              start: async (connect) => {
+                await startDetached(s.store, s.db, runtime, rec.id, {
+                  ...detachedOptions,
+                  beforeStart: connect,
+                });
+              },
+            });
+            if (!r.detached) exitCode = r.exitCode;
+            return;
+          }
           if (flags.attach && names.length === 1) {
             exitCode = await startAttached(s.store, s.db, runtime, rec.id, {
               stdio: [flags.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
@@ -47,10 +83,7 @@ export default class ContainerStart extends ToolCommand {
             });
             return;
           }
-          await startDetached(s.store, s.db, runtime, rec.id, {
-            exitCommand: exitCommandFor(s.store, rec.id, Boolean(cfg.autoRemove)),
-            logDriver: cfg.logDriver ?? 'k8s-file',
-          });
+          await startDetached(s.store, s.db, runtime, rec.id, detachedOptions);
           process.stdout.write(`${name}\n`);
         }
       },
