@@ -24,6 +24,7 @@ import {
   parseVolumeFlag,
 } from './options.js';
 import type { CreateContainerOptions } from './run.js';
+import type { ImageVolumeMode } from './volumes.js';
 
 export interface CreateFlagValues {
   name?: string | undefined;
@@ -38,6 +39,8 @@ export interface CreateFlagValues {
   volume?: string[] | undefined;
   mount?: string[] | undefined;
   tmpfs?: string[] | undefined;
+  /** podman's --image-volume bind|tmpfs|ignore (bind: anonymous volumes). */
+  'image-volume'?: string | undefined;
   'read-only'?: boolean | undefined;
   'read-only-tmpfs'?: boolean | undefined;
   'cap-add'?: string[] | undefined;
@@ -78,8 +81,10 @@ export interface StoredContainerConfig {
   tty: boolean;
   restart: { policy: 'no' | 'on-failure' | 'always' | 'unless-stopped'; maxRetries: number };
   createCommand: string[];
-  /** Named volumes the container mounts. */
+  /** Volumes the container mounts, named and anonymous (set by createContainer). */
   volumes?: string[];
+  /** Those of `volumes` made for it: removed with it by `rm -v` and --rm. */
+  anonymousVolumes?: string[];
 }
 
 export interface ParsedCreateFlags {
@@ -114,6 +119,13 @@ export function parseRestartPolicy(value: string): StoredContainerConfig['restar
   return { policy, maxRetries: m[2] === undefined ? 0 : Number(m[2]) };
 }
 
+/** --image-volume bind|tmpfs|ignore → what createContainer makes of the image's VOLUMEs. */
+export function parseImageVolumeMode(value: string): ImageVolumeMode {
+  if (value === 'bind') return 'anonymous';
+  if (value === 'tmpfs' || value === 'ignore') return value;
+  throw bad('--image-volume', value, 'expected bind, tmpfs or ignore');
+}
+
 export interface ParseCreateFlagsContext {
   hostEnv: NodeJS.ProcessEnv;
   cwd: string;
@@ -146,6 +158,7 @@ export function parseCreateFlags(
   for (const v of flags.volume ?? []) mounts.push(parseVolumeFlag(v, ctx.cwd));
   for (const v of flags.mount ?? []) mounts.push(parseMountFlag(v, ctx.cwd));
   for (const v of flags.tmpfs ?? []) mounts.push(parseTmpfsFlag(v));
+  const imageVolume = parseImageVolumeMode(flags['image-volume'] ?? 'bind');
   let seccomp: string | undefined;
   let noNewPrivileges = false;
   for (const opt of flags['security-opt'] ?? []) {
@@ -242,6 +255,7 @@ export function parseCreateFlags(
       spec,
       ...(flags.init ? { init: true } : {}),
       ...(seccomp !== undefined ? { seccomp } : {}),
+      ...(imageVolume !== 'anonymous' ? { imageVolume } : {}),
     },
     stored: {
       command,

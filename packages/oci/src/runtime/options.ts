@@ -14,8 +14,25 @@ function invalid(flag: string, value: string, why: string, hint?: string): Skiff
 // ---------------------------------------------------------------------------------------------
 // Mounts
 
-export type Propagation = 'private' | 'rprivate' | 'shared' | 'rshared' | 'slave' | 'rslave';
-const PROPAGATIONS: readonly Propagation[] = ['private', 'rprivate', 'shared', 'rshared', 'slave', 'rslave'];
+export type Propagation =
+  | 'private'
+  | 'rprivate'
+  | 'shared'
+  | 'rshared'
+  | 'slave'
+  | 'rslave'
+  | 'unbindable'
+  | 'runbindable';
+const PROPAGATIONS: readonly Propagation[] = [
+  'private',
+  'rprivate',
+  'shared',
+  'rshared',
+  'slave',
+  'rslave',
+  'unbindable',
+  'runbindable',
+];
 
 export interface BindMount {
   type: 'bind';
@@ -38,6 +55,8 @@ export interface VolumeMount {
   type: 'volume';
   /** Named volume; undefined for an anonymous volume (the caller names it). */
   name?: string;
+  /** Made for this container (no source given, or an image VOLUME): named by planVolumes. */
+  anonymous?: boolean;
   target: string;
   readOnly?: boolean;
   relabel?: 'shared' | 'private';
@@ -58,6 +77,8 @@ export interface TmpfsMount {
   mode?: number;
   /** Other tmpfs/mount options (noexec, nosuid, nodev, exec, suid, dev, notmpcopyup, …). */
   flags?: string[];
+  /** U: owned by the container's user and group (uid=/gid= mount options). */
+  chown?: boolean;
 }
 
 export type MountSpec = BindMount | VolumeMount | TmpfsMount;
@@ -88,8 +109,9 @@ const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 /**
  * -v/--volume `[SRC:]DST[:OPTS]`. SRC absolute (or ./relative, resolved against `cwd`) is a bind
- * mount; otherwise a named volume; no SRC is an anonymous volume. OPTS: ro, rw, z, Z, U, O is
- * refused, propagation, nosuid/nodev/noexec and their opposites, copy/nocopy.
+ * mount; otherwise a named volume; no SRC is an anonymous volume. OPTS: ro, rw, z, Z, U,
+ * [r]shared|[r]slave|[r]private|[r]unbindable, [r]bind, nosuid/nodev/noexec and their opposites,
+ * copy/nocopy (volumes). O (overlay) is refused.
  */
 export function parseVolumeFlag(value: string, cwd = '/'): MountSpec {
   const flag = '--volume';
@@ -115,6 +137,7 @@ export function parseVolumeFlag(value: string, cwd = '/'): MountSpec {
   };
   let propagation: Propagation | undefined;
   let noCopy: boolean | undefined;
+  let bindMode: 'bind' | 'rbind' | undefined;
   let seenRw = false;
   const flags: string[] = [];
   for (const o of opts === '' ? [] : opts.split(',')) {
@@ -130,8 +153,14 @@ export function parseVolumeFlag(value: string, cwd = '/'): MountSpec {
       if (propagation) throw invalid(flag, value, 'more than one propagation mode');
       propagation = o as Propagation;
     } else if (PASSTHROUGH_FLAGS.has(o)) flags.push(o);
-    else if (o === 'nocopy' || o === 'copy') noCopy = o === 'nocopy';
-    else if (o === 'O') throw invalid(flag, value, 'overlay volumes (O) are not supported');
+    else if (o === 'nocopy' || o === 'copy') {
+      if (noCopy !== undefined) throw invalid(flag, value, 'copy and nocopy given more than once');
+      noCopy = o === 'nocopy';
+    } else if (o === 'bind' || o === 'rbind') {
+      if (bindMode) throw invalid(flag, value, 'bind and rbind given more than once');
+      bindMode = o;
+    } else if (o === 'O')
+      throw invalid(flag, value, 'overlay volumes (O) are not supported', 'mount it read-write or :ro');
     else throw invalid(flag, value, `unknown option "${o}"`);
   }
   if (flags.length) base.flags = flags;
@@ -140,9 +169,11 @@ export function parseVolumeFlag(value: string, cwd = '/'): MountSpec {
     const source = src.startsWith('/') ? normalizePath(src) : normalizePath(`${cwd}/${src}`);
     const m: BindMount = { type: 'bind', source, ...base };
     if (propagation) m.propagation = propagation;
+    if (bindMode === 'bind') m.nonRecursive = true;
     return m;
   }
   if (propagation) throw invalid(flag, value, 'propagation applies to bind mounts only');
+  if (bindMode) throw invalid(flag, value, 'bind and rbind apply to bind mounts only');
   if (src !== undefined && !VOLUME_NAME.test(src))
     throw invalid(flag, value, `"${src}" is not a valid volume name (nor an absolute path)`);
   const m: VolumeMount = { type: 'volume', ...base };
@@ -164,8 +195,9 @@ function parseMode(flag: string, value: string, text: string): number {
 
 /**
  * --mount `type=bind|volume|tmpfs,source=…,target=…,…` (podman's keys: src/source,
- * dst/destination/target, ro/readonly[=true|false], rw, bind-propagation, relabel=shared|private,
- * U/chown, bind-nonrecursive, volume-nocopy, tmpfs-size, tmpfs-mode, notmpcopyup, nosuid, …).
+ * dst/destination/target, ro/readonly[=true|false], rw, bind-propagation, relabel=shared|private
+ * or z/Z, U/chown, bind-nonrecursive, volume-nocopy, tmpfs-size, tmpfs-mode, notmpcopyup, nosuid, …).
+ * Keys are case-insensitive except z (shared relabel) and Z (private relabel).
  */
 export function parseMountFlag(value: string, cwd = '/'): MountSpec {
   const flag = '--mount';
@@ -173,7 +205,8 @@ export function parseMountFlag(value: string, cwd = '/'): MountSpec {
   for (const item of value.split(',')) {
     if (item === '') continue;
     const eq = item.indexOf('=');
-    const key = (eq < 0 ? item : item.slice(0, eq)).trim().toLowerCase();
+    const rawKey = (eq < 0 ? item : item.slice(0, eq)).trim();
+    const key = rawKey === 'Z' || rawKey === 'z' ? rawKey : rawKey.toLowerCase();
     const val = eq < 0 ? undefined : item.slice(eq + 1);
     if (fields.has(key) && key !== 'tmpcopyup') throw invalid(flag, value, `"${key}" given more than once`);
     fields.set(key, val);
@@ -225,7 +258,13 @@ export function parseMountFlag(value: string, cwd = '/'): MountSpec {
   if (readOnly) common.readOnly = true;
   if (flags.length) common.flags = flags;
   const relabelOf = (): 'shared' | 'private' | undefined => {
+    const short = (['z', 'Z'] as const).filter((k) => fields.has(k));
+    for (const k of short) if (fields.get(k) !== undefined) throw invalid(flag, value, `${k} takes no value`);
+    if (short.length > 1) throw invalid(flag, value, 'z and Z are mutually exclusive');
+    for (const k of short) fields.delete(k);
     const r = take('relabel');
+    if (short.length && r !== undefined) throw invalid(flag, value, `relabel and ${short[0]} given together`);
+    if (short[0]) return short[0] === 'z' ? 'shared' : 'private';
     if (r === undefined) return undefined;
     if (r !== 'shared' && r !== 'private')
       throw invalid(flag, value, `relabel=${r}: expected shared or private`);
@@ -274,6 +313,7 @@ export function parseMountFlag(value: string, cwd = '/'): MountSpec {
       m.flags = [...(m.flags ?? []), 'notmpcopyup'];
     }
     if (fields.has('tmpcopyup')) fields.delete('tmpcopyup');
+    if (boolOpt('u', 'chown')) m.chown = true;
     result = m;
   } else {
     throw invalid(flag, value, `unsupported type "${type}"`, 'use type=bind, type=volume or type=tmpfs');
@@ -297,6 +337,7 @@ export function parseTmpfsFlag(value: string): TmpfsMount {
     else if (k === 'mode' && v !== undefined) m.mode = parseMode(flag, value, v);
     else if (k === 'ro' && v === undefined) m.readOnly = true;
     else if (k === 'rw' && v === undefined) m.readOnly = false;
+    else if (k === 'U' && v === undefined) m.chown = true;
     else if ((PASSTHROUGH_FLAGS.has(k) || k === 'notmpcopyup' || k === 'tmpcopyup') && v === undefined)
       flags.push(k);
     else if ((k === 'uid' || k === 'gid' || k === 'nr_inodes') && v !== undefined && /^\d+$/.test(v))

@@ -27,6 +27,15 @@ import { execFile, exitCodeOf, signalNumber } from './exec.js';
 import { checkCommandInRoot, findInitBinary, hostFacts, loadSeccompProfile, readFileInRoot } from './host.js';
 import { ALL_CAPABILITIES } from './options.js';
 import { generateRuntimeSpec, type HostFacts, type RunSpecOptions, type RuntimeSpec } from './spec.js';
+import {
+  attachVolumes,
+  discardVolumes,
+  type ImageVolumeMode,
+  planVolumes,
+  prepareMountContents,
+  removeAnonymousVolumes,
+  type VolumePlan,
+} from './volumes.js';
 
 export interface ContainerPaths {
   /** Persistent per-container directory under the store root. */
@@ -201,8 +210,21 @@ export interface CreateContainerOptions {
   seccomp?: string;
   /** Caller facts (default: read from this process). */
   host?: HostFacts;
-  /** Whatever the CLI wants kept with the container (its flags), as JSON. */
+  /**
+   * Whatever the CLI wants kept with the container (its flags), as JSON. When it is an object
+   * (or absent), `volumes` and `anonymousVolumes` (the names of the volumes mounted) are added.
+   */
   config?: unknown;
+  /** What the image's VOLUME entries become (podman's --image-volume; default anonymous volumes). */
+  imageVolume?: ImageVolumeMode;
+}
+
+/** The record's config with the names of the container's volumes (see volumesInUse). */
+function withVolumeNames(config: unknown, plan: VolumePlan): unknown {
+  if (!plan.volumes.length) return config ?? null;
+  if (config !== undefined && config !== null && (typeof config !== 'object' || Array.isArray(config)))
+    return config;
+  return { ...(config ?? {}), volumes: plan.volumes, anonymousVolumes: plan.anonymous };
 }
 
 function etcHosts(hostname: string | undefined, name: string, network: RunSpecOptions['network']): string {
@@ -230,8 +252,10 @@ function resolvConf(): string {
 }
 
 /**
- * Create a container: register it (unique name), build its rootfs, generate and write its
- * config.json. Any failure undoes everything (no record, no mount, no directories).
+ * Create a container: register it (unique name), make its volumes (anonymous ones for `-v /path`
+ * and the image's VOLUMEs, named ones on first use), build its rootfs, fill new volumes from the
+ * image (copy-up) and apply `U`, generate and write its config.json. Any failure undoes
+ * everything (no record, no mount, no directories, no volume it created).
  */
 export async function createContainer(options: CreateContainerOptions): Promise<ContainerRecord> {
   const { store, db, runtime } = options;
@@ -259,6 +283,11 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       );
     }
   }
+  const plan = planVolumes(
+    options.spec?.mounts ?? [],
+    Object.keys(imageConfig.config?.Volumes ?? {}),
+    options.imageVolume,
+  );
   const id = randomBytes(32).toString('hex');
   const paths = containerPaths(store.location, id);
   const rec = db.create({
@@ -269,14 +298,17 @@ export async function createContainer(options: CreateContainerOptions): Promise<
     ...(image.layers.length ? { layer: image.layers.at(-1) as string } : {}),
     runtime: runtime.path,
     bundle: paths.bundle,
-    config: options.config ?? null,
+    config: withVolumeNames(options.config, plan),
   });
+  let createdVolumes: string[] = [];
   try {
+    createdVolumes = attachVolumes(store.location, plan);
     mkdirs(paths.bundle, 0o700);
     mkdirs(dirname(paths.logFile), 0o700);
     const rootfs = await mountContainerRootfs(store, db, rec);
     const specOptions: RunSpecOptions = {
       ...(options.spec ?? {}),
+      mounts: plan.mounts,
       id,
       name: rec.name,
       rootfs,
@@ -288,6 +320,11 @@ export async function createContainer(options: CreateContainerOptions): Promise<
     const passwd = readFileInRoot(rootfs, '/etc/passwd');
     const group = readFileInRoot(rootfs, '/etc/group');
     const draft = generateRuntimeSpec({ image: imageConfig, passwd, group, host, options: specOptions });
+    await prepareMountContents(store.location, rootfs, plan.mounts, {
+      uid: draft.process.user.uid,
+      gid: draft.process.user.gid,
+      ...(specOptions.userns ? { userns: specOptions.userns } : {}),
+    });
     const etc = {
       hosts: join(paths.bundle, 'hosts'),
       resolvConf: join(paths.bundle, 'resolv.conf'),
@@ -311,6 +348,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   } catch (err) {
     await destroyContainerFiles(store.location, id).catch(() => {});
     db.remove(id);
+    discardVolumes(store.location, createdVolumes);
     throw err;
   }
 }
@@ -789,13 +827,17 @@ export async function cleanupContainer(
   if (options.remove) await removeContainer(store, db, runtime, rec.id, { force: true });
 }
 
-/** Remove a container: refuse a running one unless `force` (then SIGKILL it first). */
+/**
+ * Remove a container: refuse a running one unless `force` (then SIGKILL it first). With
+ * `volumes` (`rm -v`; default: whether it was created with --rm) its anonymous volumes that no
+ * other container uses go too; named volumes never do.
+ */
 export async function removeContainer(
   store: Store,
   db: ContainerDb,
   runtime: OciRuntime,
   id: string,
-  options: { force?: boolean } = {},
+  options: { force?: boolean; volumes?: boolean } = {},
 ): Promise<void> {
   const rec = refreshContainer(store, db, id);
   if (!rec) throw new SkiffError('NOT_FOUND', `no container with name or ID "${id}" found`);
@@ -828,6 +870,8 @@ export async function removeContainer(
   }
   await destroyContainerFiles(store.location, rec.id);
   db.remove(rec.id);
+  const autoRemove = (rec.config as { autoRemove?: unknown } | null)?.autoRemove === true;
+  if (options.volumes ?? autoRemove) removeAnonymousVolumes(store.location, db, rec.config);
 }
 
 export interface RunContainerOptions extends CreateContainerOptions {

@@ -443,9 +443,17 @@ function tmpfsOptions(m: {
   return opts;
 }
 
-function userMount(m: MountSpec): SpecMount {
-  if (m.type === 'tmpfs')
-    return { destination: m.target, type: 'tmpfs', source: 'tmpfs', options: tmpfsOptions(m) };
+/** One -v/--mount/--tmpfs mount; `owner` is the process's uid/gid (a tmpfs with U gets them). */
+function userMount(m: MountSpec, owner: { uid: number; gid: number }): SpecMount {
+  if (m.type === 'tmpfs') {
+    const options = tmpfsOptions(m);
+    if (m.chown) {
+      // uid=/gid= given explicitly win over U.
+      if (!options.some((o) => o.startsWith('uid='))) options.push(`uid=${owner.uid}`);
+      if (!options.some((o) => o.startsWith('gid='))) options.push(`gid=${owner.gid}`);
+    }
+    return { destination: m.target, type: 'tmpfs', source: 'tmpfs', options };
+  }
   let source: string;
   if (m.type === 'bind') source = m.source;
   else {
@@ -618,7 +626,10 @@ export function generateRuntimeSpec(input: RuntimeSpecInput): RuntimeSpec {
   const user_ = o.mounts ?? [];
   checkMounts(user_);
   const userTargets = new Set(user_.map((m) => m.target));
-  const all = [...defaultMounts(o).filter((m) => !userTargets.has(m.destination)), ...user_.map(userMount)];
+  const all = [
+    ...defaultMounts(o).filter((m) => !userTargets.has(m.destination)),
+    ...user_.map((m) => userMount(m, user)),
+  ];
   // parents before children, otherwise in order given
   const mounts = all
     .map((m, i) => ({ m, i }))

@@ -5,14 +5,8 @@ import { lookupLocalImage, storedNameFor } from '@skiff/oci/image/local-images';
 import { pullImage } from '@skiff/oci/image/pull';
 import type { ContainerRecord } from '@skiff/oci/runtime/containers';
 import { type CreateFlagValues, parseCreateFlags } from '@skiff/oci/runtime/create-flags';
-import {
-  type CreateContainerOptions,
-  containerPaths,
-  createContainer,
-  removeContainer,
-} from '@skiff/oci/runtime/run';
+import { type CreateContainerOptions, createContainer, removeContainer } from '@skiff/oci/runtime/run';
 import { type ContainerSession, stopContainer, withContainerSession } from '@skiff/oci/runtime/session';
-import { copyUpVolume, removeVolume, resolveVolumeMounts } from '@skiff/oci/runtime/volumes';
 import { inUserNamespace } from '@skiff/oci/storage/store';
 import { ToolCommand, UsageError } from '../../base-command.js';
 import { platformOf } from '../../image-flags.js';
@@ -59,6 +53,9 @@ export const CREATE_FLAGS = {
     multiple: true,
     multipleNonGreedy: true,
     description: 'Mount a temporary filesystem (tmpfs) into a container',
+  }),
+  'image-volume': Flags.string({
+    description: "What the image's VOLUME entries become: bind (anonymous volumes), tmpfs or ignore",
   }),
   'read-only': Flags.boolean({ description: 'Make container root filesystem read-only' }),
   'read-only-tmpfs': Flags.boolean({
@@ -229,31 +226,21 @@ export async function createFromFlags(
       if (s.db.get(old.id)) await removeContainer(s.store, s.db, runtime, old.id, { force: true });
     }
   }
-  const volumes = resolveVolumeMounts(s.store.location, parsed.options.spec?.mounts ?? []);
   const options: CreateContainerOptions = {
     ...parsed.options,
     store: s.store,
     db: s.db,
     runtime,
     image: storedNameFor(info, image) ?? info.id,
-    config: { ...parsed.stored, image, createCommand, volumes: volumes.names },
+    config: { ...parsed.stored, image, createCommand },
   };
-  let rec: ContainerRecord;
-  try {
-    rec = await createContainer(options);
-    const paths = containerPaths(s.store.location, rec.id);
-    const rootfs = s.store.location.driver === 'vfs' ? paths.vfsRootfs : paths.rootfsMount;
-    for (const v of volumes.fresh) await copyUpVolume(rootfs, v.target, v.hostPath);
-  } catch (err) {
-    // A volume made for this container goes with it (nothing left behind).
-    for (const v of volumes.fresh) removeVolume(s.store.location, s.db, v.name, true);
-    throw err;
-  }
+  // Volumes (anonymous, named, the image's) are made, filled and undone on failure in there.
+  const rec = await createContainer(options);
   if (flags.cidfile !== undefined) {
     try {
       writeFileSync(flags.cidfile, rec.id, { flag: 'wx' });
     } catch (err) {
-      await removeContainer(s.store, s.db, runtime, rec.id, { force: true }).catch(() => {});
+      await removeContainer(s.store, s.db, runtime, rec.id, { force: true, volumes: true }).catch(() => {});
       throw new SkiffError(
         'INVALID_ARGUMENT',
         `cannot write --cidfile ${flags.cidfile}: ${(err as Error).message}`,

@@ -34,7 +34,7 @@ export default class ContainerRm extends ToolCommand {
       await eachContainer(targets, async (name) => {
         if (flags.ignore && !s.db.get(name)) return undefined;
         const rec = s.require(name);
-        await removeContainer(s.store, s.db, runtime, rec.id, { force: flags.force });
+        await removeContainer(s.store, s.db, runtime, rec.id, { force: flags.force, volumes: flags.volumes });
         return flags.all ? rec.id : name;
       });
     });

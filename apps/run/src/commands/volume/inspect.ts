@@ -1,9 +1,9 @@
 import { Args, Flags } from '@oclif/core';
 import { SkiffError } from '@skiff/oci/errors';
 import { withContainerSession } from '@skiff/oci/runtime/session';
-import { getVolume } from '@skiff/oci/runtime/volumes';
+import { getVolume, listVolumes, volumeInspectData } from '@skiff/oci/runtime/volumes';
 import { goStruct, renderTemplate } from '@skiff/oci/template/go-template';
-import { ToolCommand } from '../../base-command.js';
+import { ToolCommand, UsageError } from '../../base-command.js';
 import { inspectJson } from '../../render/json.js';
 import { storeOptions } from '../../store-options.js';
 
@@ -12,28 +12,25 @@ export default class VolumeInspect extends ToolCommand {
   static override description = "Shows a volume's name, driver, mount point, labels and creation time.";
   static override examples = ["<%= config.bin %> volume inspect --format '{{.Mountpoint}}' data"];
   static override strict = false;
-  static override args = { name: Args.string({ required: true, description: 'volume(s)' }) };
+  static override args = { name: Args.string({ description: 'volume(s)' }) };
   static override flags = {
     format: Flags.string({ char: 'f', description: 'Format volume output using Go template' }),
+    all: Flags.boolean({ char: 'a', description: 'Inspect all volumes' }),
   };
 
   async run(): Promise<void> {
     const { argv, flags } = await this.parse(VolumeInspect);
     const names = argv as string[];
+    if (!flags.all && names.length === 0)
+      throw new UsageError('provide one or more volume names or use --all');
     const data = await withContainerSession(storeOptions(flags), (s) =>
-      names.map((n) => {
-        const v = getVolume(s.store.location, n);
-        if (!v) throw new SkiffError('NOT_FOUND', `no volume with name "${n}" found: no such volume`);
-        return {
-          Name: v.name,
-          Driver: 'local',
-          Mountpoint: v.mountpoint,
-          CreatedAt: v.created.toISOString(),
-          Labels: v.labels,
-          Scope: 'local',
-          Options: {},
-        };
-      }),
+      (flags.all ? listVolumes(s.store.location) : names.map((n) => getVolume(s.store.location, n) ?? n)).map(
+        (v) => {
+          if (typeof v === 'string')
+            throw new SkiffError('NOT_FOUND', `no volume with name "${v}" found: no such volume`);
+          return volumeInspectData(v);
+        },
+      ),
     );
     if (flags.format === undefined || flags.format === 'json') process.stdout.write(inspectJson(data));
     else
