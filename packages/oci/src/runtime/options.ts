@@ -122,9 +122,9 @@ export function parseVolumeFlag(value: string, cwd = '/'): MountSpec {
   let opts = '';
   if (parts.length === 1) dst = parts[0];
   else if (parts.length === 2) {
-    // "DST:OPTS" when the second part is not a path
-    if (parts[1]?.startsWith('/')) [src, dst] = parts;
-    else [dst, opts = ''] = parts;
+    // "DST:OPTS" when the first part is an absolute path and the second no path at all
+    if (parts[0]?.startsWith('/') && !parts[1]?.includes('/')) [dst, opts = ''] = parts;
+    else [src, dst] = parts;
   } else [src, dst, opts = ''] = parts;
   if (src === '') throw invalid(flag, value, 'empty source');
   const target = checkTarget(flag, value, dst);

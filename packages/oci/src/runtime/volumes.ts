@@ -282,7 +282,12 @@ export function planVolumes(
       const target = normalizeTarget(raw);
       if (targets.has(target) || target === '/') continue;
       targets.add(target);
-      out.push(imageVolume === 'tmpfs' ? { type: 'tmpfs', target } : { type: 'volume', target });
+      // podman's image tmpfs: empty (no copy-up of the image's content), exec.
+      out.push(
+        imageVolume === 'tmpfs'
+          ? { type: 'tmpfs', target, flags: ['exec', 'notmpcopyup'] }
+          : { type: 'volume', target },
+      );
     }
   }
   const volumes: string[] = [];

@@ -82,7 +82,8 @@ describe('-v/--volume grammar', () => {
     ['', 'expected [SOURCE:]DESTINATION'],
     ['a:b:c:d', 'expected [SOURCE:]DESTINATION'],
     [':/x', 'empty source'],
-    ['vol:rel', 'not an absolute path'],
+    ['vol:rel', 'destination "rel" is not an absolute path'],
+    ['/host:ctr/path', 'destination "ctr/path" is not an absolute path'],
     ['bad name:/x', 'not a valid volume name'],
     ['/a:/x:nocopy', 'copy/nocopy apply to volumes'],
     ['vol:/x:shared', 'propagation applies to bind mounts only'],
@@ -205,7 +206,7 @@ describe('planVolumes', () => {
 
   it('--image-volume tmpfs and ignore', () => {
     expect(planVolumes([], ['/data'], 'tmpfs', names)).toEqual({
-      mounts: [{ type: 'tmpfs', target: '/data' }],
+      mounts: [{ type: 'tmpfs', target: '/data', flags: ['exec', 'notmpcopyup'] }],
       volumes: [],
       anonymous: [],
     });
