@@ -87,43 +87,53 @@ if (process.env.BUNDLE_META) writeFileSync(process.env.BUNDLE_META, JSON.stringi
 // ESM chunks, so relative paths resolve alike); dynamic imports of bundled modules become
 // lazy initialisers, so a command still evaluates only its own modules.
 const cjs = resolve(app, 'dist/bundle/entry.cjs');
-await build({
-  ...common,
-  plugins: [
-    ...common.plugins,
-    {
-      // import('node:tls') of a built-in becomes a lazy require: V8 runs code from a code cache
-      // without the dynamic-import callback, so the bundle must not import() anything itself.
-      name: 'builtin-dynamic-import',
-      setup(b) {
-        b.onResolve({ filter: /^node:/ }, (args) =>
-          args.kind === 'dynamic-import' ? { path: args.path, namespace: 'builtin-require' } : undefined,
-        );
-        b.onLoad({ filter: /.*/, namespace: 'builtin-require' }, (args) => ({
-          contents: `module.exports = require(${JSON.stringify(args.path)});`,
-          loader: 'js',
-        }));
-      },
-    },
-  ],
-  outfile: cjs,
-  format: 'cjs',
-  sourcemap: false,
-  // ASCII only (comments too): the loader reads it as latin1, ~10x faster than decoding UTF-8.
-  charset: 'ascii',
-  legalComments: 'none',
-  define: { 'import.meta.url': '__importMetaUrl' },
-  banner: { js: "const __importMetaUrl=require('node:url').pathToFileURL(__filename).href;" },
-});
-// esbuild leaves a few characters beyond ASCII (in regular expression literals): escaped here,
-// which means the same in a string, a regular expression or a comment.
-const code = readFileSync(cjs, 'utf8').replace(
-  /[\u0080-\uffff]/g,
-  (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
-);
-// (Comments survive only in unminified builds, and may mention import().)
-if (common.minify && /\bimport\(/.test(code))
-  throw new Error(`${cjs}: a dynamic import() is left in the bundle`);
-const hash = createHash('sha256').update(code).digest('hex').slice(0, 16);
-writeFileSync(cjs, `// bundle:${hash}\n${code}`);
+try {
+  await buildCommonJs(cjs);
+} catch (err) {
+  // The bins then load the ESM bundle (slower to start, same behaviour): say so, do not fail.
+  rmSync(cjs, { force: true });
+  console.warn(`bundle-cli: no CommonJS bundle for ${app} (${err.message}); the ESM one is used`);
+}
 copyFileSync(new URL('./bundle-loader.mjs', import.meta.url), resolve(app, 'dist/bundle/load.mjs'));
+
+async function buildCommonJs(cjs) {
+  await build({
+    ...common,
+    plugins: [
+      ...common.plugins,
+      {
+        // import('node:tls') of a built-in becomes a lazy require: V8 runs code from a code cache
+        // without the dynamic-import callback, so the bundle must not import() anything itself.
+        name: 'builtin-dynamic-import',
+        setup(b) {
+          b.onResolve({ filter: /^node:/ }, (args) =>
+            args.kind === 'dynamic-import' ? { path: args.path, namespace: 'builtin-require' } : undefined,
+          );
+          b.onLoad({ filter: /.*/, namespace: 'builtin-require' }, (args) => ({
+            contents: `module.exports = require(${JSON.stringify(args.path)});`,
+            loader: 'js',
+          }));
+        },
+      },
+    ],
+    outfile: cjs,
+    format: 'cjs',
+    sourcemap: false,
+    // ASCII only (comments too): the loader reads it as latin1, ~10x faster than decoding UTF-8.
+    charset: 'ascii',
+    legalComments: 'none',
+    define: { 'import.meta.url': '__importMetaUrl' },
+    banner: { js: "const __importMetaUrl=require('node:url').pathToFileURL(__filename).href;" },
+  });
+  // esbuild leaves a few characters beyond ASCII (in regular expression literals): escaped here,
+  // which means the same in a string, a regular expression or a comment.
+  const code = readFileSync(cjs, 'utf8').replace(
+    /[\u0080-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+  // (Comments survive only in unminified builds, and may mention import().)
+  if (common.minify && /\bimport\(/.test(code))
+    throw new Error(`${cjs}: a dynamic import() is left in the bundle`);
+  const hash = createHash('sha256').update(code).digest('hex').slice(0, 16);
+  writeFileSync(cjs, `// bundle:${hash}\n${code}`);
+}

@@ -12,13 +12,23 @@
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Script } from 'node:vm';
 
-/** Load `entry.cjs` from `dir` (a bundle directory) and return its exports. */
-export function loadBundle(dir, argv) {
+/**
+ * Load `entry.cjs` from `dir` (a bundle directory) and return its exports; the ESM bundle
+ * (`entry.js`) when there is no CommonJS one (bundle-cli.mjs could not make it).
+ */
+export async function loadBundle(dir, argv) {
   const file = join(dir, 'entry.cjs');
-  // ASCII only (bundle-cli.mjs sees to it): latin1 is the fast way to read it.
-  const source = readFileSync(file, 'latin1');
+  let source;
+  try {
+    // ASCII only (bundle-cli.mjs sees to it): latin1 is the fast way to read it.
+    source = readFileSync(file, 'latin1');
+  } catch (err) {
+    if (err.code !== 'ENOENT') throw err;
+    return import(pathToFileURL(join(dir, 'entry.js')).href);
+  }
   const enabled = process.env.SKIFF_CODE_CACHE !== '0';
   const hash = /^\/\/ bundle:([0-9a-f]+)/.exec(source)?.[1];
   const word = argv.find((a) => !a.startsWith('-')) ?? '';

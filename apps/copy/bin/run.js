@@ -19,7 +19,7 @@ setFlagsFromString('--liftoff-only');
 // through a V8 code cache (dist/bundle/load.mjs); help, unknown commands and everything else go
 // through oclif (dist/main.js).
 const { loadBundle } = await import('../dist/bundle/load.mjs');
-const { runFast } = loadBundle(fileURLToPath(new URL('../dist/bundle/', import.meta.url)), argv);
+const { runFast } = await loadBundle(fileURLToPath(new URL('../dist/bundle/', import.meta.url)), argv);
 if (!(await runFast(argv))) {
   const { main } = await import('../dist/main.js');
   await main(new URL('../', import.meta.url));
