@@ -88,6 +88,18 @@ const COMMANDS: CommandTable = {
   'container:cleanup': ['container:cleanup', () => load(import('../commands/container/cleanup.js'))],
   'container:attach': ['container:attach', () => load(import('../commands/container/attach.js'))],
   attach: ['container:attach', () => load(import('../commands/container/attach.js'))],
+  'container:cp': ['container:cp', () => load(import('../commands/container/cp.js'))],
+  cp: ['container:cp', () => load(import('../commands/container/cp.js'))],
+  'container:diff': ['container:diff', () => load(import('../commands/container/diff.js'))],
+  diff: ['container:diff', () => load(import('../commands/container/diff.js'))],
+  'container:top': ['container:top', () => load(import('../commands/container/top.js'))],
+  top: ['container:top', () => load(import('../commands/container/top.js'))],
+  'container:port': ['container:port', () => load(import('../commands/container/port.js'))],
+  port: ['container:port', () => load(import('../commands/container/port.js'))],
+  'container:pause': ['container:pause', () => load(import('../commands/container/pause.js'))],
+  pause: ['container:pause', () => load(import('../commands/container/pause.js'))],
+  'container:unpause': ['container:unpause', () => load(import('../commands/container/unpause.js'))],
+  unpause: ['container:unpause', () => load(import('../commands/container/unpause.js'))],
 };
 
 function version(): string {

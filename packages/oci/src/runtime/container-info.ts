@@ -123,7 +123,7 @@ export function containerInspectData(input: InspectInput): ContainerInspectData 
       OciVersion: spec?.ociVersion ?? '1.0.2',
       Status: podmanStatus(rec),
       Running: rec.status === 'running',
-      Paused: false,
+      Paused: rec.status === 'paused',
       Restarting: false,
       OOMKilled: false,
       Dead: false,
@@ -287,6 +287,8 @@ export function statusText(
   switch (rec.status) {
     case 'running':
       return `Up ${dur(now - (rec.started?.getTime() ?? now))}`;
+    case 'paused':
+      return 'Paused';
     case 'exited':
       return `Exited (${rec.exitCode ?? 0}) ${ago(rec.finished)}`;
     case 'created':

@@ -30,8 +30,11 @@ CREATE TABLE IF NOT EXISTS container_state (
 );
 `;
 
-/** podman's states: created → running → exited (stopped); `removing` while rm runs. */
-export type ContainerStatus = 'created' | 'running' | 'exited' | 'removing';
+/**
+ * podman's states: created → running → exited (stopped); `paused` while the runtime has it
+ * frozen (pause/unpause); `removing` while rm runs.
+ */
+export type ContainerStatus = 'created' | 'running' | 'paused' | 'exited' | 'removing';
 
 export interface ContainerRecord {
   id: string;
