@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { SkiffError } from '../errors.js';
 import type { StoreLocation } from '../storage/config.js';
-import { fsyncDirSync } from '../storage/fs-util.js';
+import { fsyncDirSync, processAlive } from '../storage/fs-util.js';
 import type { ContainerDb } from './containers.js';
 import { execFile } from './exec.js';
 import { resolveInRoot } from './host.js';
@@ -186,11 +186,28 @@ export function volumesInUse(db: ContainerDb): Map<string, string[]> {
   return used;
 }
 
+/**
+ * Rename the volume away first (to a dot name no listing shows: a removal is all or nothing to
+ * readers), then delete it. What a crash leaves behind is deleted by the next prune.
+ */
 function removeVolumeDir(location: StoreLocation, name: string): void {
-  const dir = join(volumesDir(location), name);
-  const trash = `${dir}.removing-${randomBytes(4).toString('hex')}`;
-  fs.renameSync(dir, trash);
+  const base = volumesDir(location);
+  const trash = join(base, `.removing-${name}-${randomBytes(4).toString('hex')}`);
+  fs.renameSync(join(base, name), trash);
   fs.rmSync(trash, { recursive: true, force: true });
+}
+
+/** Delete what interrupted removals left (`.removing-*`). */
+function removeLeftovers(location: StoreLocation): void {
+  let names: string[];
+  try {
+    names = fs.readdirSync(volumesDir(location));
+  } catch {
+    return;
+  }
+  for (const n of names)
+    if (n.startsWith('.removing-'))
+      fs.rmSync(join(volumesDir(location), n), { recursive: true, force: true });
 }
 
 /** Remove a volume; refused while a container uses it unless `force` (the caller removed those). */
@@ -216,6 +233,7 @@ export function pruneVolumes(
   db: ContainerDb,
   keep: (v: VolumeInfo) => boolean = () => false,
 ): string[] {
+  removeLeftovers(location);
   const used = volumesInUse(db);
   const removed: string[] = [];
   for (const v of listVolumes(location)) {
@@ -380,13 +398,60 @@ export async function prepareMountContents(
   const hostGid = toHostId(owner.gid, owner.userns?.gidMappings);
   for (const m of mounts) {
     if (m.type === 'volume' && m.name !== undefined && m.hostPath) {
-      const v = getVolume(location, m.name);
-      if (v && (v.needsCopyUp || v.needsChown)) await initVolume(location, rootfs, m, v, hostUid, hostGid);
+      const name = m.name;
+      const first = getVolume(location, name);
+      if (first && (first.needsCopyUp || first.needsChown))
+        await withVolumeLock(location, name, async () => {
+          // Another container may have initialised it while this one waited for the lock.
+          const v = getVolume(location, name);
+          if (v && (v.needsCopyUp || v.needsChown))
+            await initVolume(location, rootfs, m, v, hostUid, hostGid);
+        });
     }
     if (m.type !== 'tmpfs' && m.chown) {
       const src = m.type === 'bind' ? m.source : m.hostPath;
       if (src) chownTree(src, hostUid, hostGid);
     }
+  }
+}
+
+/**
+ * Run `fn` holding the volume's init lock (VOLUME/init.lock, made with O_EXCL and holding the
+ * holder's PID): two containers created at once with one new volume copy the image into it
+ * once. A lock whose holder died is taken over.
+ */
+async function withVolumeLock<T>(location: StoreLocation, name: string, fn: () => Promise<T>): Promise<T> {
+  const lock = join(volumesDir(location), name, 'init.lock');
+  const deadline = Date.now() + 600_000;
+  for (;;) {
+    try {
+      const fd = fs.openSync(lock, 'wx', 0o600);
+      fs.writeSync(fd, String(process.pid));
+      fs.closeSync(fd);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      let holder = Number.NaN;
+      try {
+        holder = Number(fs.readFileSync(lock, 'utf8'));
+      } catch {}
+      const stale =
+        holder > 0
+          ? !processAlive(holder)
+          : Date.now() - (fs.statSync(lock, { throwIfNoEntry: false })?.mtimeMs ?? 0) > 10_000;
+      if (stale) fs.rmSync(lock, { force: true });
+      else if (Date.now() > deadline)
+        throw new SkiffError(
+          'STORAGE',
+          `volume ${name} is being initialised by process ${holder} for too long`,
+        );
+      else await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    fs.rmSync(lock, { force: true });
   }
 }
 

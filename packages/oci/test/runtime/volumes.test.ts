@@ -307,6 +307,23 @@ describe('volumes on disk', () => {
     expect(getVolume(location, 'filled')).toBeUndefined();
   });
 
+  it('a lock left by a dead process is taken over; concurrent first uses fill the volume once', async () => {
+    const rootfs = join(dir, 'rootfs2');
+    fs.mkdirSync(join(rootfs, 'data'), { recursive: true });
+    fs.writeFileSync(join(rootfs, 'data', 'f'), 'image\n');
+    const plan = planVolumes([{ type: 'volume', name: 'locked', target: '/data' }], []);
+    attachVolumes(location, plan);
+    const lock = join(dir, 'volumes', 'locked', 'init.lock');
+    fs.writeFileSync(lock, '999999999');
+    await Promise.all([1, 2, 3].map(() => prepareMountContents(location, rootfs, plan.mounts, me)));
+    expect(fs.existsSync(lock)).toBe(false);
+    const v = getVolume(location, 'locked') as VolumeInfo;
+    expect(v.needsCopyUp).toBe(false);
+    expect(fs.readdirSync(v.mountpoint)).toEqual(['f']);
+    discardVolumes(location, ['locked']);
+    expect(fs.readdirSync(join(dir, 'volumes')).filter((n) => n.startsWith('.removing-'))).toEqual([]);
+  });
+
   it('anonymous volumes are marked so; a name in use is refused by volume create', () => {
     const plan = planVolumes([{ type: 'volume', target: '/x' }], []);
     attachVolumes(location, plan);
