@@ -10,6 +10,7 @@ import {
   parseTmpfsFlag,
   parseVolumeFlag,
 } from '../../src/runtime/options.js';
+import { generateRuntimeSpec } from '../../src/runtime/spec.js';
 import {
   attachVolumes,
   createVolume,
@@ -216,6 +217,74 @@ describe('planVolumes', () => {
   it('random names are 64 hex digits', () => {
     const plan = planVolumes([{ type: 'volume', target: '/x' }], []);
     expect(plan.anonymous[0]).toMatch(/^[0-9a-f]{64}$/);
+  });
+});
+
+describe('mounts in the runtime spec', () => {
+  const specMounts = (mounts: MountSpec[], user?: string) =>
+    generateRuntimeSpec({
+      image: {
+        architecture: 'amd64',
+        os: 'linux',
+        config: { Cmd: ['sh'] },
+        rootfs: { type: 'layers', diff_ids: [] },
+      },
+      passwd: 'root:x:0:0::/root:/bin/sh\napp:x:1000:1001::/home/app:/bin/sh\n',
+      group: 'root:x:0:\napp:x:1001:\n',
+      host: { arch: 'amd64', rlimits: {} },
+      options: { id: 'c'.repeat(64), rootfs: '/rootfs', mounts, ...(user ? { user } : {}) },
+    }).mounts.filter((m) => ['/v', '/b', '/t', '/t/deep'].includes(m.destination));
+
+  it('volumes, binds and tmpfs get their options; a tmpfs with U the process user; parents first', () => {
+    const plan = planVolumes(
+      [
+        parseTmpfsFlag('/t/deep:U,size=1k,uid=7'),
+        parseVolumeFlag('named:/v:ro,noexec'),
+        parseVolumeFlag('/src:/b:rshared,bind,z'),
+        parseMountFlag('type=tmpfs,dst=/t,tmpfs-mode=700'),
+      ],
+      [],
+    );
+    for (const m of plan.mounts) if (m.type === 'volume') m.hostPath = '/vols/named/_data';
+    expect(specMounts(plan.mounts, 'app')).toEqual([
+      {
+        destination: '/v',
+        type: 'bind',
+        source: '/vols/named/_data',
+        options: ['rbind', 'ro', 'noexec', 'rprivate'],
+      },
+      { destination: '/b', type: 'bind', source: '/src', options: ['bind', 'rshared'] },
+      {
+        destination: '/t',
+        type: 'tmpfs',
+        source: 'tmpfs',
+        options: ['rw', 'rprivate', 'noexec', 'nosuid', 'nodev', 'tmpcopyup', 'mode=700'],
+      },
+      {
+        destination: '/t/deep',
+        type: 'tmpfs',
+        source: 'tmpfs',
+        options: [
+          'rw',
+          'rprivate',
+          'noexec',
+          'nosuid',
+          'nodev',
+          'tmpcopyup',
+          'uid=7',
+          'size=1024',
+          'gid=1001',
+        ],
+      },
+    ]);
+  });
+
+  it('a volume without its host directory is an internal error; duplicate destinations are refused', () => {
+    expect(() => specMounts([{ type: 'volume', name: 'x', target: '/v' }])).toThrow(/no host path/);
+    rejects(
+      () => specMounts([parseTmpfsFlag('/t'), parseVolumeFlag('/a:/t')]),
+      '/t: duplicate mount destination',
+    );
   });
 });
 
