@@ -144,6 +144,12 @@ describe('anonymous volumes', () => {
     const info = JSON.parse(await ok(skiff(sb, store, ['volume', 'inspect', name as string])))[0];
     expect(info).toMatchObject({ Name: name, Driver: 'local', Anonymous: true, NeedsCopyUp: false });
     const mp = info.Mountpoint as string;
+    // a unique prefix names it too
+    expect(
+      await ok(
+        skiff(sb, store, ['volume', 'inspect', '--format', '{{.Name}}', (name as string).slice(0, 12)]),
+      ),
+    ).toBe(`${name}\n`);
     expect(readFileSync(join(mp, 'seed.txt'), 'utf8')).toBe('seeded\n');
     const st = (p: string) => statSync(join(mp, p));
     expect([st('.').uid, st('.').gid, st('.').mode & 0o7777]).toEqual([NOBODY, NOBODY, 0o750]);

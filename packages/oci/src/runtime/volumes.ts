@@ -106,6 +106,22 @@ export function getVolume(location: StoreLocation, name: string): VolumeInfo | u
 }
 
 /**
+ * A volume by its full name or a unique prefix of it (podman's lookup: handy for anonymous
+ * volumes' 64-hex names); undefined when none matches, INVALID_ARGUMENT when several do.
+ */
+export function findVolume(location: StoreLocation, nameOrPrefix: string): VolumeInfo | undefined {
+  const exact = getVolume(location, nameOrPrefix);
+  if (exact || nameOrPrefix === '') return exact;
+  const matches = listVolumes(location).filter((v) => v.name.startsWith(nameOrPrefix));
+  if (matches.length > 1)
+    throw new SkiffError(
+      'INVALID_ARGUMENT',
+      `more than one result for volume name ${nameOrPrefix}: volume prefix is ambiguous`,
+    );
+  return matches[0];
+}
+
+/**
  * Create a volume (or return the existing one with `created: false` when `ifMissing`). A name in
  * use is refused otherwise, as podman's `volume create`.
  */

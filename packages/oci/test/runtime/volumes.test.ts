@@ -15,6 +15,7 @@ import {
   attachVolumes,
   createVolume,
   discardVolumes,
+  findVolume,
   getVolume,
   planVolumes,
   prepareMountContents,
@@ -400,6 +401,11 @@ describe('volumes on disk', () => {
     expect(getVolume(location, name)).toMatchObject({ anonymous: true });
     expect(volumeInspectData(getVolume(location, name) as VolumeInfo)).toMatchObject({ Anonymous: true });
     expect(() => createVolume(location, name)).toThrow(/already exists/);
+    expect(findVolume(location, name.slice(0, 12))?.name).toBe(name);
+    createVolume(location, `${name.slice(0, 12)}x`);
+    rejects(() => findVolume(location, name.slice(0, 12)), 'more than one result');
+    expect(findVolume(location, 'zzz-none')).toBeUndefined();
+    discardVolumes(location, [`${name.slice(0, 12)}x`]);
     expect(createVolume(location, name, { ifMissing: true }).created).toBe(false);
     discardVolumes(location, [name]);
   });

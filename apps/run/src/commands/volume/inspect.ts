@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { SkiffError } from '@skiff/oci/errors';
 import { withContainerSession } from '@skiff/oci/runtime/session';
-import { getVolume, listVolumes, volumeInspectData } from '@skiff/oci/runtime/volumes';
+import { findVolume, listVolumes, volumeInspectData } from '@skiff/oci/runtime/volumes';
 import { goStruct, renderTemplate } from '@skiff/oci/template/go-template';
 import { ToolCommand, UsageError } from '../../base-command.js';
 import { inspectJson } from '../../render/json.js';
@@ -24,13 +24,14 @@ export default class VolumeInspect extends ToolCommand {
     if (!flags.all && names.length === 0)
       throw new UsageError('provide one or more volume names or use --all');
     const data = await withContainerSession(storeOptions(flags), (s) =>
-      (flags.all ? listVolumes(s.store.location) : names.map((n) => getVolume(s.store.location, n) ?? n)).map(
-        (v) => {
-          if (typeof v === 'string')
-            throw new SkiffError('NOT_FOUND', `no volume with name "${v}" found: no such volume`);
-          return volumeInspectData(v);
-        },
-      ),
+      (flags.all
+        ? listVolumes(s.store.location)
+        : names.map((n) => findVolume(s.store.location, n) ?? n)
+      ).map((v) => {
+        if (typeof v === 'string')
+          throw new SkiffError('NOT_FOUND', `no volume with name "${v}" found: no such volume`);
+        return volumeInspectData(v);
+      }),
     );
     if (flags.format === undefined || flags.format === 'json') process.stdout.write(inspectJson(data));
     else

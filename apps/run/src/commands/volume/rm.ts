@@ -1,7 +1,7 @@
 import { Args, Flags } from '@oclif/core';
 import { removeContainer } from '@skiff/oci/runtime/run';
 import { withContainerSession } from '@skiff/oci/runtime/session';
-import { listVolumes, removeVolume, volumesInUse } from '@skiff/oci/runtime/volumes';
+import { findVolume, listVolumes, removeVolume, volumesInUse } from '@skiff/oci/runtime/volumes';
 import { ToolCommand, UsageError } from '../../base-command.js';
 import { eachContainer } from '../../render/containers.js';
 import { storeOptions } from '../../store-options.js';
@@ -28,7 +28,8 @@ export default class VolumeRm extends ToolCommand {
     if (!flags.all && names.length === 0) throw new UsageError('choose either one or more volumes or all');
     await withContainerSession(storeOptions(flags), async (s) => {
       const targets = flags.all ? listVolumes(s.store.location).map((v) => v.name) : names;
-      await eachContainer(targets, async (name) => {
+      await eachContainer(targets, async (given) => {
+        const name = findVolume(s.store.location, given)?.name ?? given;
         if (flags.force) {
           const runtime = await s.runtime();
           for (const id of volumesInUse(s.db).get(name) ?? [])
