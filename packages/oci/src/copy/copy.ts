@@ -20,6 +20,7 @@ import {
   type ImageDestination,
   type ImageReference,
   type ImageSource,
+  type RawManifest,
   type TransportOptions,
 } from '../transports/types.js';
 import { buildIndex, buildManifest, type LayerPlan, type ManifestPlan, planManifest } from './convert.js';
@@ -92,9 +93,13 @@ export async function copyImage(
   let result: CopyResult;
   try {
     source = await sourceRef.newSource(options.sourceOptions);
+    // The top manifest is asked for while the destination opens (an OCI layout fsyncs its
+    // oci-layout file; a registry's first request is its ping).
+    const top = source.getManifest(undefined, options.signal);
+    top.catch(() => {}); // awaited in run(); a destination that fails to open reports first
     destination = await destinationRef.newDestination(options.destinationOptions);
     emit({ type: 'start', source: sourceRef.toString(), destination: destinationRef.toString() });
-    result = await new CopyRun(source, destination, options, emit).run();
+    result = await new CopyRun(source, destination, options, emit).run(top);
     await destination.commit(options.signal);
   } catch (err) {
     await Promise.allSettled([destination?.close(), source?.close()]);
@@ -134,8 +139,8 @@ class CopyRun {
     setMaxListeners(0, this.signal);
   }
 
-  async run(): Promise<CopyResult> {
-    const top = await this.fetchManifest(undefined);
+  async run(prefetchedTop?: Promise<RawManifest>): Promise<CopyResult> {
+    const top = await this.fetchManifest(undefined, prefetchedTop);
     if (top.kind === 'manifest') {
       const job = this.plan(top);
       this.checkPreserve([job]);
@@ -145,8 +150,11 @@ class CopyRun {
     return this.copyIndex(top);
   }
 
-  private async fetchManifest(instance: Digest | undefined): Promise<Manifest> {
-    const { raw, mediaType } = await this.source.getManifest(instance, this.signal);
+  private async fetchManifest(
+    instance: Digest | undefined,
+    prefetched?: Promise<RawManifest>,
+  ): Promise<Manifest> {
+    const { raw, mediaType } = await (prefetched ?? this.source.getManifest(instance, this.signal));
     const what = instance ? `${this.what} (instance ${instance})` : this.what;
     const m = parseManifest(raw, mediaType, what);
     if (instance && m.digest !== instance) {
@@ -296,37 +304,42 @@ class CopyRun {
     asInstance: boolean,
   ): Promise<{ raw: Buffer; mediaType: string; digest: Digest }> {
     const { manifest, plan } = job;
-    const configRaw = await readSmallBlob(
-      this.source,
-      manifest.config,
-      `config of ${this.what}`,
-      this.signal,
-    );
-    const isImage =
-      manifest.config.mediaType === MediaType.ociConfig ||
-      manifest.config.mediaType === MediaType.dockerConfig;
-    let diffIds: string[] = [];
-    if (isImage) {
-      const config = parseImageConfig(configRaw, `${this.what} (config ${manifest.config.digest})`);
-      diffIds = config.rootfs.diff_ids;
-      if (diffIds.length !== manifest.layers.length) {
-        throw new SkiffError(
-          'INVALID_CONFIG',
-          `${this.what}: config lists ${diffIds.length} layer DiffIDs but the manifest has ${manifest.layers.length} layers`,
-        );
-      }
-    }
+    // The config is read while the layers copy: only a layer that is transformed (and so
+    // checked against its DiffID) waits for it.
+    const configRead = this.readConfig(manifest);
+    configRead.catch(() => {}); // awaited below
     const layers: Descriptor[] = [];
-    await this.settleAll(
-      plan.layers.map(async (layer, i) => {
-        layers[i] = await this.copyLayer(layer, diffIds[i]);
+    await this.settleAll([
+      configRead,
+      ...plan.layers.map(async (layer, i) => {
+        const diffId = layer.from === layer.to ? undefined : (await configRead).diffIds[i];
+        layers[i] = await this.copyLayer(layer, diffId);
       }),
-    );
+    ]);
+    const { raw: configRaw } = await configRead;
     const config = await this.copyConfig(manifest.config, configRaw, plan.configMediaType);
     const out = buildManifest(manifest, plan, config, layers);
     const parsed = parseManifest(out.raw, out.mediaType, this.what);
     await this.putManifest(out, asInstance ? parsed.digest : undefined);
     return { raw: out.raw, mediaType: out.mediaType, digest: parsed.digest };
+  }
+
+  /** The config's bytes (verified) and, for an image config, its DiffIDs (one per layer). */
+  private async readConfig(manifest: ImageManifest): Promise<{ raw: Buffer; diffIds: string[] }> {
+    const raw = await readSmallBlob(this.source, manifest.config, `config of ${this.what}`, this.signal);
+    const isImage =
+      manifest.config.mediaType === MediaType.ociConfig ||
+      manifest.config.mediaType === MediaType.dockerConfig;
+    if (!isImage) return { raw, diffIds: [] };
+    const config = parseImageConfig(raw, `${this.what} (config ${manifest.config.digest})`);
+    const diffIds = config.rootfs.diff_ids;
+    if (diffIds.length !== manifest.layers.length) {
+      throw new SkiffError(
+        'INVALID_CONFIG',
+        `${this.what}: config lists ${diffIds.length} layer DiffIDs but the manifest has ${manifest.layers.length} layers`,
+      );
+    }
+    return { raw, diffIds };
   }
 
   private async copyConfig(d: Descriptor, raw: Buffer, mediaType: string): Promise<Descriptor> {
