@@ -67,7 +67,7 @@ describe.each(['overlay', 'vfs'] as const)('skiff cp and diff (%s)', (driver) =>
   let store: TestStore;
   beforeAll(async () => {
     store = await storeWithImage(`cp-${driver}`, driver);
-    await ok(skiff(sb, store, ['run', '-d', '--name', 'live', IMAGE]));
+    await ok(skiff(sb, store, ['run', '-d', '--name', 'live', '--tmpfs', '/scratch', IMAGE]));
     await ok(skiff(sb, store, ['create', '--name', 'idle', IMAGE]));
   });
 
@@ -79,6 +79,9 @@ describe.each(['overlay', 'vfs'] as const)('skiff cp and diff (%s)', (driver) =>
     expect(await ok(skiff(sb, store, ['exec', 'live', 'ls', '-ln', '/tmp/script.sh']))).toMatch(
       /^-rwxr-x--- +1 0 +0 /,
     );
+    // Into a mount of the running container (a tmpfs here): what its processes see.
+    await ok(skiff(sb, store, ['cp', src, 'live:/scratch/s.sh']));
+    expect(await ok(skiff(sb, store, ['exec', 'live', 'cat', '/scratch/s.sh']))).toContain('copied');
     // Into an existing directory: the source's name is kept.
     await ok(skiff(sb, store, ['cp', src, 'live:/tmp']));
     expect(await ok(skiff(sb, store, ['exec', 'live', 'cat', `/tmp/${basename(src)}`]))).toContain('copied');

@@ -21,7 +21,7 @@ import type { StoreLocation } from '../storage/config.js';
 import { runCommand } from '../storage/fs-util.js';
 import type { Store } from '../storage/store.js';
 import type { ContainerDb } from './containers.js';
-import { containerPaths, mountContainerRootfs } from './run.js';
+import { containerPaths, mountContainerRootfs, refreshContainer } from './run.js';
 
 const MAX_SYMLINKS = 40;
 
@@ -180,7 +180,10 @@ export function packPath(source: string, options: PackOptions): Readable {
 // ---- extracting -----------------------------------------------------------------------------
 
 export interface ExtractOptions {
-  /** Nothing is written outside this directory; symlinks resolve against it (a container's rootfs). */
+  /**
+   * Nothing is written outside this directory; symlinks resolve against it (a container's
+   * rootfs, or /proc/PID/root). An absolute path without symlinks in it.
+   */
   root: string;
   /** Where entries go (inside `root`; default `root`). */
   dir?: string;
@@ -384,7 +387,7 @@ class Extractor {
  * `options.root`. Every regular file is written to a temporary name, fsynced and renamed.
  */
 export async function extractTar(input: Readable, options: ExtractOptions): Promise<ExtractStats> {
-  const root = fs.realpathSync(options.root);
+  const root = options.root;
   const dir = options.dir === undefined ? root : options.dir;
   if (dir !== root && !dir.startsWith(`${root}/`))
     throw new SkiffError('INTERNAL', `extraction directory ${dir} is not inside ${root}`);
@@ -524,10 +527,12 @@ function containedTarget(
   dir: string,
   rebase?: { from: string; to: string },
 ): CopyTarget {
-  // On the host the destination directory itself is the boundary; in a container, its rootfs.
+  // In a container `dir` was resolved inside its root already (and /proc/PID/root must not go
+  // through realpath, which would name the host's directories); on the host the destination
+  // directory itself is the boundary.
+  if (dst.root) return { dir, root, ...(rebase ? { rebase } : {}) };
   const realDir = fs.realpathSync(dir);
-  const realRoot = dst.root ? fs.realpathSync(root) : realDir;
-  return { dir: realDir, root: realRoot, ...(rebase ? { rebase } : {}) };
+  return { dir: realDir, root: realDir, ...(rebase ? { rebase } : {}) };
 }
 
 export interface CopyOptions {
@@ -622,10 +627,10 @@ interface OpenedRoot {
 }
 
 /**
- * A container's rootfs for a copy: a running container's is mounted already; a created or
- * exited one's is mounted here as the runtime code does, and stays mounted (as after create)
- * until the container is cleaned up or removed: unmounting after the copy could pull the
- * rootfs from under a concurrent copy or start.
+ * A container's root for a copy: a running container's as its processes see it; a created or
+ * exited one's rootfs, mounted here as the runtime code does, which stays mounted (as after
+ * create) until the container is cleaned up or removed: unmounting after the copy could pull
+ * the rootfs from under a concurrent copy or start.
  */
 async function openRoot(store: Store, db: ContainerDb, loc: CopyLocation): Promise<OpenedRoot> {
   if (loc.container === undefined)
@@ -633,13 +638,18 @@ async function openRoot(store: Store, db: ContainerDb, loc: CopyLocation): Promi
       endpoint: { path: loc.path, what: 'the host' },
       owner: { uid: 0, gid: 0 },
     };
-  const rec = db.get(loc.container);
+  const rec = refreshContainer(store, db, loc.container);
   if (!rec)
     throw new SkiffError(
       'NOT_FOUND',
       `no container with name or ID "${loc.container}" found: no such container`,
     );
-  const root = await mountContainerRootfs(store, db, rec);
+  // A running (or paused) container is reached through its init's root: the container's own
+  // view, its volumes, tmpfs and /etc files included. Otherwise its rootfs is mounted.
+  const live = (rec.status === 'running' || rec.status === 'paused') && rec.pid !== undefined;
+  const procRoot = live ? `/proc/${rec.pid}/root` : undefined;
+  const root =
+    procRoot && fs.existsSync(`${procRoot}/`) ? procRoot : await mountContainerRootfs(store, db, rec);
   const path = loc.path === '' ? '/' : loc.path;
   return {
     endpoint: { root, path, what: `container ${rec.name}` },
