@@ -395,6 +395,19 @@ describe('mount options', () => {
     await ok(skiff(sb, store, ['rm', 'prop']));
   });
 
+  it('O: the container writes to an overlay of the host directory, which stays unchanged', async () => {
+    const dir = sb.path('ovl');
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'f'), 'host\n');
+    chownSync(dir, 7, 8);
+    const script = 'cat /o/f; echo c > /o/f; echo n > /o/new; cat /o/f /o/new; stat -c %u:%g /o';
+    await ok(skiff(sb, store, ['create', '--name', 'ovl', '-v', `${dir}:/o:O`, IMAGE, 'sh', '-c', script]));
+    expect(await ok(skiff(sb, store, ['start', '-a', 'ovl']))).toBe('host\nc\nn\n7:8\n');
+    expect(readdirSync(dir)).toEqual(['f']);
+    expect(readFileSync(join(dir, 'f'), 'utf8')).toBe('host\n');
+    await ok(skiff(sb, store, ['rm', 'ovl']));
+  });
+
   it('bad mount strings: exit 125, one message naming the input, nothing left behind', async () => {
     const before = await volumes(store);
     const dup = sb.path('dup');
@@ -404,6 +417,7 @@ describe('mount options', () => {
       [['-v', 'newvol:relative'], 'destination "relative" is not an absolute path'],
       [['-v', 'newvol:/x:bogus'], 'bogus'],
       [['-v', 'newvol:/x:O'], 'newvol:/x:O'],
+      [['-v', '/no/such/dir:/x:O'], '/no/such/dir'],
       [['--mount', 'type=volume,src=newvol,dst=/x,colour=red'], 'colour'],
       [['--mount', 'type=nfs,dst=/x'], 'type=nfs,dst=/x'],
       [['--mount', 'type=bind,dst=/x'], 'type=bind,dst=/x'],

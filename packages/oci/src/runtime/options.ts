@@ -49,6 +49,10 @@ export interface BindMount {
   nonRecursive?: boolean;
   /** Extra mount flags passed through: nosuid, nodev, noexec, suid, dev, exec. */
   flags?: string[];
+  /** O: an overlay with the source as its lower layer; writes go to the container's own upper. */
+  overlay?: boolean;
+  /** The overlay's upper and work directories (set by createContainer). */
+  overlayDirs?: { upper: string; work: string; userxattr?: boolean };
 }
 
 export interface VolumeMount {
@@ -111,7 +115,7 @@ const VOLUME_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
  * -v/--volume `[SRC:]DST[:OPTS]`. SRC absolute (or ./relative, resolved against `cwd`) is a bind
  * mount; otherwise a named volume; no SRC is an anonymous volume. OPTS: ro, rw, z, Z, U,
  * [r]shared|[r]slave|[r]private|[r]unbindable, [r]bind, nosuid/nodev/noexec and their opposites,
- * copy/nocopy (volumes). O (overlay) is refused.
+ * copy/nocopy (volumes), O (binds: an overlay whose writes the container keeps to itself).
  */
 export function parseVolumeFlag(value: string, cwd = '/'): MountSpec {
   const flag = '--volume';
@@ -138,6 +142,7 @@ export function parseVolumeFlag(value: string, cwd = '/'): MountSpec {
   let propagation: Propagation | undefined;
   let noCopy: boolean | undefined;
   let bindMode: 'bind' | 'rbind' | undefined;
+  let overlay = false;
   let seenRw = false;
   const flags: string[] = [];
   for (const o of opts === '' ? [] : opts.split(',')) {
@@ -159,8 +164,7 @@ export function parseVolumeFlag(value: string, cwd = '/'): MountSpec {
     } else if (o === 'bind' || o === 'rbind') {
       if (bindMode) throw invalid(flag, value, 'bind and rbind given more than once');
       bindMode = o;
-    } else if (o === 'O')
-      throw invalid(flag, value, 'overlay volumes (O) are not supported', 'mount it read-write or :ro');
+    } else if (o === 'O') overlay = true;
     else throw invalid(flag, value, `unknown option "${o}"`);
   }
   if (flags.length) base.flags = flags;
@@ -170,10 +174,16 @@ export function parseVolumeFlag(value: string, cwd = '/'): MountSpec {
     const m: BindMount = { type: 'bind', source, ...base };
     if (propagation) m.propagation = propagation;
     if (bindMode === 'bind') m.nonRecursive = true;
+    if (overlay) {
+      if (/[,:]/.test(source)) throw invalid(flag, value, 'an overlay (O) source cannot contain "," or ":"');
+      if (base.chown) throw invalid(flag, value, 'U cannot be combined with O');
+      m.overlay = true;
+    }
     return m;
   }
   if (propagation) throw invalid(flag, value, 'propagation applies to bind mounts only');
   if (bindMode) throw invalid(flag, value, 'bind and rbind apply to bind mounts only');
+  if (overlay) throw invalid(flag, value, 'overlay (O) applies to host directories only, not volumes');
   if (src !== undefined && !VOLUME_NAME.test(src))
     throw invalid(flag, value, `"${src}" is not a valid volume name (nor an absolute path)`);
   const m: VolumeMount = { type: 'volume', ...base };

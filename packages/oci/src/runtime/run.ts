@@ -303,6 +303,19 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   let createdVolumes: string[] = [];
   try {
     createdVolumes = attachVolumes(store.location, plan);
+    // O: each overlay bind gets an upper and work directory of the container's own.
+    plan.mounts.forEach((m, i) => {
+      if (m.type !== 'bind' || !m.overlay) return;
+      const upper = join(paths.dataDir, 'overlay-mounts', String(i), 'upper');
+      const work = join(paths.dataDir, 'overlay-mounts', String(i), 'work');
+      mkdirs(upper, 0o755);
+      mkdirs(work, 0o700);
+      // The merged root takes the upper's owner and mode: make them the source's.
+      const st = fs.statSync(m.source);
+      fs.chownSync(upper, st.uid, st.gid);
+      fs.chmodSync(upper, st.mode & 0o7777);
+      m.overlayDirs = { upper, work, ...(inUserNamespace() ? { userxattr: true } : {}) };
+    });
     mkdirs(paths.bundle, 0o700);
     mkdirs(dirname(paths.logFile), 0o700);
     const rootfs = await mountContainerRootfs(store, db, rec);

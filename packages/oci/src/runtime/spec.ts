@@ -454,6 +454,17 @@ function userMount(m: MountSpec, owner: { uid: number; gid: number }): SpecMount
     }
     return { destination: m.target, type: 'tmpfs', source: 'tmpfs', options };
   }
+  if (m.type === 'bind' && m.overlay) {
+    if (!m.overlayDirs)
+      throw new SkiffError('INTERNAL', `overlay mount at ${m.target} has no upper directory resolved`);
+    const d = m.overlayDirs;
+    const options = [`lowerdir=${m.source}`, `upperdir=${d.upper}`, `workdir=${d.work}`];
+    if (d.userxattr) options.push('userxattr');
+    if (m.readOnly) options.push('ro');
+    for (const f of m.flags ?? []) options.push(f);
+    options.push(m.propagation ?? 'rprivate');
+    return { destination: m.target, type: 'overlay', source: 'overlay', options };
+  }
   let source: string;
   if (m.type === 'bind') source = m.source;
   else {

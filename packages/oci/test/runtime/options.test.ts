@@ -64,7 +64,7 @@ describe('--volume', () => {
     rejects(() => parseVolumeFlag('/a:/b:bogus'), 'unknown option "bogus"');
     rejects(() => parseVolumeFlag('bad name:/b'), 'not a valid volume name');
     rejects(() => parseVolumeFlag('vol:/b:rshared'), 'propagation');
-    rejects(() => parseVolumeFlag('/a:/b:O'), 'overlay');
+    rejects(() => parseVolumeFlag('vol:/b:O'), 'overlay');
     rejects(() => parseVolumeFlag(':/b'), 'empty source');
     rejects(() => parseVolumeFlag(''), '--volume');
   });

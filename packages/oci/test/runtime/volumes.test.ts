@@ -62,6 +62,15 @@ describe('-v/--volume grammar', () => {
     expect(parseVolumeFlag('data:/d:Z,ro')).toMatchObject({ relabel: 'private', readOnly: true });
   });
 
+  it('O makes a bind an overlay of the source', () => {
+    expect(parseVolumeFlag('/src:/dst:O')).toEqual({
+      type: 'bind',
+      source: '/src',
+      target: '/dst',
+      overlay: true,
+    });
+  });
+
   it('binds take propagation (with unbindable) and bind/rbind', () => {
     expect(parseVolumeFlag('/src:/dst:rslave,bind,nosuid,dev')).toEqual({
       type: 'bind',
@@ -93,7 +102,9 @@ describe('-v/--volume grammar', () => {
     ['/a:/x:z,Z', 'z and Z are mutually exclusive'],
     ['/a:/x:ro,rw', 'ro and rw given more than once'],
     ['/a:/x:shared,slave', 'more than one propagation mode'],
-    ['/a:/x:O', 'overlay volumes (O) are not supported'],
+    ['vol:/x:O', 'overlay (O) applies to host directories only'],
+    ['/a:/x:O,U', 'U cannot be combined with O'],
+    ['/a,b:/x:O', 'cannot contain'],
     ['/a:/x:idmap', 'unknown option "idmap"'],
     ['/a:/x:copy,nocopy', 'copy and nocopy given more than once'],
   ])('rejects %j naming the input', (value, why) => {
@@ -276,6 +287,20 @@ describe('mounts in the runtime spec', () => {
           'size=1024',
           'gid=1001',
         ],
+      },
+    ]);
+  });
+
+  it("an O bind is an overlay mount over the source with the container's upper", () => {
+    const m = parseVolumeFlag('/src:/b:O,noexec');
+    expect(() => specMounts([m])).toThrow(/no upper directory/);
+    if (m.type === 'bind') m.overlayDirs = { upper: '/c/u', work: '/c/w', userxattr: true };
+    expect(specMounts([m])).toEqual([
+      {
+        destination: '/b',
+        type: 'overlay',
+        source: 'overlay',
+        options: ['lowerdir=/src', 'upperdir=/c/u', 'workdir=/c/w', 'userxattr', 'noexec', 'rprivate'],
       },
     ]);
   });
