@@ -192,7 +192,10 @@ export async function mountContainerRootfs(
 export async function unmountContainerRootfs(location: StoreLocation, id: string): Promise<void> {
   const p = containerPaths(location, id).rootfsMount;
   if (!isMountPoint(p)) return;
-  await run('umount', [p], `cannot unmount the rootfs of container ${id.slice(0, 12)}`);
+  // Another skiff (conmon's exit command, rm) may unmount it at the same time: that is fine.
+  await run('umount', [p], `cannot unmount the rootfs of container ${id.slice(0, 12)}`).catch((err) => {
+    if (isMountPoint(p)) throw err;
+  });
 }
 
 export interface CreateContainerOptions {
@@ -400,6 +403,26 @@ function readSpec(location: StoreLocation, id: string): RuntimeSpec {
   return JSON.parse(fs.readFileSync(containerPaths(location, id).configFile, 'utf8')) as RuntimeSpec;
 }
 
+/**
+ * A -t container's terminal starts with this size (process.consoleSize in its config.json), so
+ * that its first program sees the caller's size, not 0x0 until a resize. Returns the spec.
+ */
+function applyConsoleSize(
+  location: StoreLocation,
+  id: string,
+  size: { rows: number; cols: number } | undefined,
+): RuntimeSpec {
+  const spec = readSpec(location, id);
+  if (spec.process.terminal && size && size.rows > 0 && size.cols > 0) {
+    (spec.process as { consoleSize?: { height: number; width: number } }).consoleSize = {
+      height: size.rows,
+      width: size.cols,
+    };
+    writeFileAtomic(containerPaths(location, id).configFile, JSON.stringify(spec, null, 2), 0o600);
+  }
+  return spec;
+}
+
 export interface AttachedOptions {
   /** The child's stdio (default inherit: the caller's terminal). */
   stdio?: StdioOptions;
@@ -417,6 +440,8 @@ export interface AttachedOptions {
    * (--sig-proxy=false). Not with a terminal: the runtime must be in the foreground group.
    */
   processGroup?: boolean;
+  /** The terminal's size for a -t container (the runtime then follows the caller's). */
+  consoleSize?: { rows: number; cols: number };
 }
 
 /** Append a chunk of a stream to a k8s-file log: `TIME STREAM F|P TEXT` per line. */
@@ -455,6 +480,7 @@ export async function startAttached(
   await mountContainerRootfs(store, db, rec);
   fs.rmSync(paths.exitFile, { force: true });
   mkdirs(runtimeStateDir(store.location, runtime), 0o700);
+  if (options.consoleSize) applyConsoleSize(store.location, rec.id, options.consoleSize);
   const args = [
     ...runtimeArgs(store.location, runtime),
     'run',
@@ -655,15 +681,7 @@ export async function startDetached(
   await execFile(runtime.path, [...runtimeArgs(loc, runtime), 'delete', '--force', rec.id], {
     timeoutMs: 10_000,
   });
-  const spec = readSpec(loc, rec.id);
-  const size = options.consoleSize;
-  if (spec.process.terminal && size && size.rows > 0 && size.cols > 0) {
-    (spec.process as { consoleSize?: { height: number; width: number } }).consoleSize = {
-      height: size.rows,
-      width: size.cols,
-    };
-    writeFileAtomic(paths.configFile, JSON.stringify(spec, null, 2), 0o600);
-  }
+  const spec = applyConsoleSize(loc, rec.id, options.consoleSize);
   const args = [
     '--api-version',
     '1',
@@ -940,6 +958,8 @@ export interface ExecOptions {
    * must then be the caller's terminal (stdin a TTY). Not with `detach` (no one to relay it).
    */
   tty?: boolean;
+  /** With `tty`: the pty's size from the start (the caller's terminal's). */
+  consoleSize?: { rows: number; cols: number };
   /** -d: start the process and return at once (exit code 0); its stdio is /dev/null. */
   detach?: boolean;
 }
@@ -977,9 +997,34 @@ export async function execInContainer(
   for (const e of options.env ?? []) args.push('--env', e);
   if (options.user !== undefined) args.push('--user', options.user);
   if (options.workdir !== undefined) args.push('--cwd', options.workdir);
-  if (options.tty && !options.detach) args.push('--tty');
+  const tty = Boolean(options.tty && !options.detach);
+  let processFile: string | undefined;
+  if (tty && options.consoleSize && options.consoleSize.rows > 0 && options.consoleSize.cols > 0) {
+    // The runtime's --tty sizes the pty only once the process runs; a process.json with
+    // consoleSize gives it the size from the start (the flags above are then ignored).
+    const [uid, gid] = (options.user ?? '').split(':');
+    const proc = {
+      ...spec.process,
+      args: options.command,
+      env: [...spec.process.env, ...(options.env ?? [])],
+      cwd: options.workdir ?? spec.process.cwd,
+      user:
+        options.user !== undefined
+          ? { ...spec.process.user, uid: Number(uid), gid: gid !== undefined ? Number(gid) : 0 }
+          : spec.process.user,
+      terminal: true,
+      consoleSize: { height: options.consoleSize.rows, width: options.consoleSize.cols },
+    };
+    processFile = join(
+      containerPaths(store.location, rec.id).bundle,
+      `exec-${randomBytes(6).toString('hex')}.json`,
+    );
+    writeFileAtomic(processFile, JSON.stringify(proc), 0o600);
+    args.push('--process', processFile);
+  }
+  if (tty) args.push('--tty');
   if (options.detach) args.push('--detach');
-  args.push(rec.id, ...options.command);
+  args.push(rec.id, ...(processFile ? [] : options.command));
   return new Promise<number>((resolve, reject) => {
     // A detached process must not hold the caller's pipes open after the call returns.
     const stdio: StdioOptions = options.detach ? 'ignore' : (options.stdio ?? 'inherit');
@@ -988,6 +1033,7 @@ export async function execInContainer(
       reject(new SkiffError('RUNTIME', `cannot run ${runtime.path}: ${err.message}`, { cause: err })),
     );
     child.on(options.detach ? 'exit' : 'close', (c: number | null, sig: NodeJS.Signals | null) => {
+      if (processFile) fs.rmSync(processFile, { force: true });
       const code = exitCodeOf(c, sig);
       if (options.detach && code !== 0)
         reject(

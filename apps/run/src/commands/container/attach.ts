@@ -12,7 +12,7 @@ import {
 } from '@skiff/oci/runtime/attach';
 import type { ContainerRecord } from '@skiff/oci/runtime/containers';
 import { storedConfigOf } from '@skiff/oci/runtime/create-flags';
-import { killContainer } from '@skiff/oci/runtime/run';
+import { killContainer, removeContainer } from '@skiff/oci/runtime/run';
 import { type ContainerSession, withContainerSession } from '@skiff/oci/runtime/session';
 import { ToolCommand } from '../../base-command.js';
 import { storeOptions } from '../../store-options.js';
@@ -30,6 +30,13 @@ export interface TerminalAttachOptions {
    * starts. Without it the container runs already (attach).
    */
   start?: (connect: () => Promise<void>) => Promise<void>;
+}
+
+/** `{ consoleSize }` of the caller's terminal (stdout), or nothing when it is not one. */
+export function callerTerminalSize(): { consoleSize?: { rows: number; cols: number } } {
+  return process.stdout.isTTY
+    ? { consoleSize: { rows: process.stdout.rows, cols: process.stdout.columns } }
+    : {};
 }
 
 /** Signals proxied to the container (podman proxies all but SIGCHLD/SIGURG/SIGSTOP/SIGKILL). */
@@ -88,6 +95,13 @@ export async function attachTerminal(
     conn?.close();
     if (o.stdin) stdin.pause();
   }
+}
+
+/** Wait for the exit command's `cleanup --rm` to remove a container; remove it here if it does not. */
+export async function removedByExitCommand(s: ContainerSession, id: string): Promise<void> {
+  for (let i = 0; i < 200 && s.db.get(id); i++) await new Promise((r) => setTimeout(r, 50));
+  if (s.db.get(id))
+    await removeContainer(s.store, s.db, await s.runtime(), id, { force: true }).catch(() => {});
 }
 
 export default class ContainerAttach extends ToolCommand {

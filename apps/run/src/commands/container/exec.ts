@@ -7,6 +7,7 @@ import { containerPaths, execInContainer } from '@skiff/oci/runtime/run';
 import { withContainerSession } from '@skiff/oci/runtime/session';
 import { ToolCommand, UsageError } from '../../base-command.js';
 import { storeOptions } from '../../store-options.js';
+import { callerTerminalSize } from './attach.js';
 import { commandExitCode, separateContainerArgs } from './create.js';
 
 /** A name from the container's /etc/passwd or /etc/group → its number (numbers pass). */
@@ -20,6 +21,15 @@ function idOf(file: string | undefined, name: string, what: string): string {
     'INVALID_ARGUMENT',
     `unable to find ${what} ${name}: no matching entries in ${what === 'user' ? 'passwd' : 'group'} file`,
   );
+}
+
+/** The primary group of a UID in a passwd file (undefined when it has no entry). */
+function primaryGroupOf(file: string | undefined, uid: string): string | undefined {
+  for (const line of (file ?? '').split('\n')) {
+    const f = line.split(':');
+    if (f[2] === uid && f[3] !== undefined && /^\d+$/.test(f[3])) return f[3];
+  }
+  return undefined;
 }
 
 export default class ContainerExec extends ToolCommand {
@@ -85,8 +95,12 @@ export default class ContainerExec extends ToolCommand {
         const u = parseUserSpec(flags.user);
         const root = containerPaths(s.store.location, rec.id).rootfsMount;
         const uid = idOf(readFileInRoot(root, '/etc/passwd'), u.user, 'user');
+        const passwd = readFileInRoot(root, '/etc/passwd');
+        // Without a group, the user's primary group from the container's passwd (as podman).
         const gid =
-          u.group !== undefined ? idOf(readFileInRoot(root, '/etc/group'), u.group, 'group') : undefined;
+          u.group !== undefined
+            ? idOf(readFileInRoot(root, '/etc/group'), u.group, 'group')
+            : primaryGroupOf(passwd, uid);
         user = gid !== undefined ? `${uid}:${gid}` : uid;
       }
       try {
@@ -97,6 +111,7 @@ export default class ContainerExec extends ToolCommand {
           ...(flags.workdir !== undefined ? { workdir: flags.workdir } : {}),
           ...(flags.detach ? { detach: true } : {}),
           ...(tty ? { tty: true } : {}),
+          ...(tty ? callerTerminalSize() : {}),
           stdio: [flags.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
         });
       } catch (err) {

@@ -1,13 +1,20 @@
 import { Args, Flags } from '@oclif/core';
 import { SkiffError } from '@skiff/oci/errors';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '@skiff/oci/runtime/attach';
+import type { ContainerRecord } from '@skiff/oci/runtime/containers';
 import { storedConfigOf } from '@skiff/oci/runtime/create-flags';
-import { killContainer, removeContainer, startAttached, startDetached } from '@skiff/oci/runtime/run';
+import {
+  type DetachedOptions,
+  killContainer,
+  removeContainer,
+  startAttached,
+  startDetached,
+} from '@skiff/oci/runtime/run';
 import { withContainerSession } from '@skiff/oci/runtime/session';
 import type { Store } from '@skiff/oci/storage/store';
 import { ToolCommand } from '../../base-command.js';
 import { storeOptions } from '../../store-options.js';
-import { attachTerminal } from './attach.js';
+import { attachTerminal, callerTerminalSize, removedByExitCommand } from './attach.js';
 import {
   CREATE_FLAGS,
   commandExitCode,
@@ -34,6 +41,17 @@ export function exitCommandFor(store: Store, id: string, remove: boolean): strin
     ...(remove ? ['--rm'] : []),
     id,
   ];
+}
+
+/** How conmon runs a container (-d, start, run -t without a terminal): from its stored flags. */
+export function conmonOptionsFor(store: Store, rec: ContainerRecord): DetachedOptions {
+  const cfg = storedConfigOf(rec.config);
+  return {
+    exitCommand: exitCommandFor(store, rec.id, Boolean(cfg.autoRemove)),
+    logDriver: cfg.logDriver ?? 'k8s-file',
+    ...(cfg.interactive ? { stdin: true } : {}),
+    ...(cfg.tty ? callerTerminalSize() : {}),
+  };
 }
 
 export default class ContainerRun extends ToolCommand {
@@ -93,14 +111,7 @@ export default class ContainerRun extends ToolCommand {
         for (const w of warnings) process.stderr.write(`WARN[0000] ${w}\n`);
         const runtime = await s.runtime();
         const cfg = storedConfigOf(rec.config);
-        const detachedOptions = {
-          exitCommand: exitCommandFor(s.store, rec.id, Boolean(flags.rm)),
-          logDriver: cfg.logDriver ?? 'k8s-file',
-          ...(flags.interactive ? { stdin: true } : {}),
-          ...(flags.tty && process.stdout.isTTY
-            ? { consoleSize: { rows: process.stdout.rows, cols: process.stdout.columns } }
-            : {}),
-        } as const;
+        const detachedOptions = conmonOptionsFor(s.store, rec);
         if (throughConmon) {
           const r = await attachTerminal(s, rec, {
             tty: true,
@@ -121,6 +132,8 @@ export default class ContainerRun extends ToolCommand {
             },
           });
           if (!r.detached) exitCode = r.exitCode;
+          // --rm: conmon's exit command removes it; return once it is gone, as podman does.
+          if (flags.rm && !r.detached) await removedByExitCommand(s, rec.id);
           return;
         }
         if (flags.detach) {
@@ -147,6 +160,7 @@ export default class ContainerRun extends ToolCommand {
           exitCode = await startAttached(s.store, s.db, runtime, rec.id, {
             stdio: [flags.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
             ...(flags.rm ? { remove: true } : {}),
+            ...(flags.tty ? callerTerminalSize() : {}),
             // --sig-proxy=false: the terminal's ^C reaches skiff only, as with podman.
             ...(!flags['sig-proxy'] && !flags.tty ? { processGroup: true } : {}),
             ...(!flags.tty && !flags.rm && cfg.logDriver !== 'none'

@@ -5,9 +5,9 @@ import { startAttached, startDetached } from '@skiff/oci/runtime/run';
 import { markStoppedByUser, withContainerSession } from '@skiff/oci/runtime/session';
 import { ToolCommand } from '../../base-command.js';
 import { storeOptions } from '../../store-options.js';
-import { attachTerminal } from './attach.js';
+import { attachTerminal, callerTerminalSize, removedByExitCommand } from './attach.js';
 import { sessionOptions } from './create.js';
-import { exitCommandFor } from './run.js';
+import { conmonOptionsFor } from './run.js';
 
 export default class ContainerStart extends ToolCommand {
   static override aliases = ['start'];
@@ -48,14 +48,7 @@ export default class ContainerStart extends ToolCommand {
             continue;
           }
           markStoppedByUser(rec.bundle, false);
-          const detachedOptions = {
-            exitCommand: exitCommandFor(s.store, rec.id, Boolean(cfg.autoRemove)),
-            logDriver: cfg.logDriver ?? 'k8s-file',
-            ...(cfg.interactive ? { stdin: true } : {}),
-            ...(cfg.tty && process.stdout.isTTY
-              ? { consoleSize: { rows: process.stdout.rows, cols: process.stdout.columns } }
-              : {}),
-          } as const;
+          const detachedOptions = conmonOptionsFor(s.store, rec);
           if (flags.attach && names.length === 1 && cfg.tty && !process.stdin.isTTY) {
             // `RUNTIME run -t` needs the caller's terminal on stdin; without one conmon makes the pty.
             const r = await attachTerminal(s, rec, {
@@ -71,12 +64,14 @@ export default class ContainerStart extends ToolCommand {
               },
             });
             if (!r.detached) exitCode = r.exitCode;
+            if (cfg.autoRemove && !r.detached) await removedByExitCommand(s, rec.id);
             return;
           }
           if (flags.attach && names.length === 1) {
             exitCode = await startAttached(s.store, s.db, runtime, rec.id, {
               stdio: [flags.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
               ...(cfg.autoRemove ? { remove: true } : {}),
+              ...(cfg.tty ? callerTerminalSize() : {}),
               ...(!cfg.tty && cfg.logDriver !== 'none'
                 ? { tee: { stdout: process.stdout, stderr: process.stderr } }
                 : {}),
