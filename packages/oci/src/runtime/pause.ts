@@ -81,7 +81,7 @@ export async function unpauseContainer(
   if (rec.status !== 'paused')
     throw new SkiffError(
       'INVALID_ARGUMENT',
-      `"${rec.status}" is not paused, can't unpause: container state improper`,
+      `"${rec.id}" is not paused, can't unpause: container state improper`,
     );
   const r = await runtimeCall(store, runtime, 'resume', rec.id);
   // Whatever the runtime said, a container that is no longer frozen is `running` for the record;

@@ -60,7 +60,7 @@ export function expandPorts(
 /**
  * podman port's lines: `PRIVATE/PROTO -> HOSTIP:PORT` for each mapping (with `prefix`, e.g. the
  * container ID and a tab for --all), or just `HOSTIP:PORT` for the mappings of `filter`.
- * NOT_FOUND when a filter matches nothing.
+ * NOT_FOUND when a filter matches none of a container's published ports.
  */
 export function portLines(
   ports: readonly PortMapping[],
@@ -68,7 +68,8 @@ export function portLines(
 ): string[] {
   const all = expandPorts(ports);
   const f = options.filter;
-  if (f) {
+  // Like podman: a container without published ports reports nothing, even for a given port.
+  if (f && all.length > 0) {
     const hits = all.filter((p) => p.port === f.port && p.protocol === f.protocol).map((p) => p.host);
     if (hits.length === 0)
       throw new SkiffError(
@@ -77,5 +78,6 @@ export function portLines(
       );
     return hits;
   }
+  if (f) return [];
   return all.map((p) => `${options.prefix ?? ''}${p.port}/${p.protocol} -> ${p.host}`);
 }

@@ -230,7 +230,8 @@ export function topCell(
   const gid = (id: number) => mapToInside(ctx.gidMap, id);
   switch (descriptor) {
     case 'args':
-      return p.args.length ? p.args.join(' ') : `[${p.comm}]`;
+      // psgo's rendering: the command line's NULs as spaces (so a trailing space).
+      return p.args.length ? p.args.map((a) => `${a} `).join('') : `[${p.comm}]`;
     case 'comm':
       return p.comm;
     case 'etime':
@@ -297,7 +298,7 @@ export function topRows(
   ];
 }
 
-/** Columns separated by three spaces, each as wide as its widest cell (podman's tabwriter). */
+/** Columns at least 12 wide, each its widest cell plus 2 (podman's tabwriter: minwidth 12, padding 2). */
 export function formatColumns(rows: readonly string[][]): string {
   const widths: number[] = [];
   for (const r of rows) {
@@ -308,7 +309,9 @@ export function formatColumns(rows: readonly string[][]): string {
   return rows
     .map((r) =>
       r
-        .map((c, i) => (i === r.length - 1 ? c : c + ' '.repeat((widths[i] ?? 0) - [...c].length + 3)))
+        .map((c, i) =>
+          i === r.length - 1 ? c : c + ' '.repeat(Math.max(12, (widths[i] ?? 0) + 2) - [...c].length),
+        )
         .join(''),
     )
     .map((l) => `${l}\n`)
@@ -351,8 +354,7 @@ function pidNamespaceMembers(hostPid: number): number[] {
 }
 
 /**
- * `skiff top CONTAINER [DESCRIPTORS…]`: the table podman top prints, for a running (or paused)
- * container.
+ * `skiff top CONTAINER [DESCRIPTORS…]`: the table podman top prints, for a running container.
  */
 export async function containerTop(
   store: Store,
@@ -365,7 +367,7 @@ export async function containerTop(
   const rec = refreshContainer(store, db, id);
   if (!rec)
     throw new SkiffError('NOT_FOUND', `no container with name or ID "${id}" found: no such container`);
-  if ((rec.status !== 'running' && rec.status !== 'paused') || rec.pid === undefined)
+  if (rec.status !== 'running' || rec.pid === undefined)
     throw new SkiffError(
       'INVALID_ARGUMENT',
       `top can only be used on running containers: container state improper`,

@@ -7,6 +7,8 @@ describe('port', () => {
     expect(containerPorts({ config: null })).toEqual([]);
     expect(containerPorts({ config: { ports: 'garbage' } })).toEqual([]);
     expect(portLines([])).toEqual([]);
+    // podman prints nothing (exit 0) for a port of a container that publishes none.
+    expect(portLines([], { filter: parsePortFilter('80') })).toEqual([]);
   });
 
   const ports = containerPorts({

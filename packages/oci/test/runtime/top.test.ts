@@ -75,7 +75,7 @@ describe('formatting', () => {
     expect(mapToInside('         0     100000      65536\n', 5)).toBe(65534);
     expect(idNames('root:x:0:0::/:/bin/sh\nbob:x:1000:1000::/:/bin/sh\n').get(1000)).toBe('bob');
   });
-  it('renders rows ordered by PID with PPID 0 for a parent outside the container', () => {
+  it('renders rows ordered by PID with PPID 0 for a parent outside the container, as podman lays them out', () => {
     const init = parseProcess(4242, STAT_INIT, STATUS_INIT, 'sleep\x00300\x00');
     const child = parseProcess(4250, STAT_CHILD, STATUS_CHILD, '');
     const ctx: TopContext = {
@@ -94,11 +94,18 @@ describe('formatting', () => {
     );
     expect(rows).toEqual([
       ['USER', 'PID', 'PPID', '%CPU', 'ELAPSED', 'TTY', 'TIME', 'COMMAND', 'HPID'],
-      ['root', '1', '0', '10.000', '20s', 'pts/0', '2s', 'sleep 300', '4242'],
+      ['root', '1', '0', '10.000', '20s', 'pts/0', '2s', 'sleep 300 ', '4242'],
       ['1000', '7', '1', '0.000', '15s', '?', '0s', '[we ird) (name]', '4250'],
     ]);
+    // tabwriter with minwidth 12 and padding 2; the last column unpadded.
     expect(formatColumns([rows[0] as string[], rows[1] as string[]].map((r) => r.slice(0, 3)))).toBe(
-      'USER   PID   PPID\nroot   1     0\n',
+      'USER        PID         PPID\nroot        1           0\n',
     );
+    expect(
+      formatColumns([
+        ['ELAPSED', 'X'],
+        ['2.205104051s', 'y'],
+      ]),
+    ).toBe('ELAPSED       X\n2.205104051s  y\n');
   });
 });

@@ -23,7 +23,7 @@ export default class ContainerDiff extends ToolCommand {
       diffContainerOrImage(s.store, s.db, args.name),
     );
     if (flags.format !== undefined)
-      process.stdout.write(`${JSON.stringify(changesJson(changes), null, 4)}\n`);
+      process.stdout.write(`${JSON.stringify(changesJson(changes), null, 5)}\n`);
     else process.stdout.write(changesText(changes));
   }
 }
