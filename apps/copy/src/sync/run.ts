@@ -1,7 +1,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type CopyOptions, copyImage, type MultiArch } from '@skiff/oci/copy/copy';
+import type { CopyOptions, MultiArch } from '@skiff/oci/copy/copy';
 import { createLimiter } from '@skiff/oci/copy/limit';
 import { isSkiffError, SkiffError } from '@skiff/oci/errors';
 import { type ImageRef, nameOnly, parseReference, withDigest, withTag } from '@skiff/oci/reference/reference';
@@ -466,6 +466,8 @@ class SyncRunner {
       await mkdir(dirname(local[1] === 'oci' ? local[2]!.replace(/:[^/]*$/, '') : local[2]!), {
         recursive: true,
       });
+    // The copy engine loads with the first image to copy: an unchanged mirror never needs it.
+    const { copyImage } = await import('@skiff/oci/copy/copy');
     const result = await copyImage(source, parseImageName(item.destination), copyOptions);
     return { ...base, digest: result.digest, action: 'copied', bytes: result.bytesCopied };
   }

@@ -1140,19 +1140,29 @@ export class RegistryClient {
         probed = resolve;
       });
     }
-    const res = missing
-      ? undefined
-      : await this.send({
-          method: 'GET',
-          path: `/v2/${repo}/referrers/${digest}`,
-          ...(options.artifactType ? { query: { artifactType: options.artifactType } } : {}),
-          headers: { accept: MediaType.ociIndex },
-          scopes: [repositoryScope(repo, 'pull')],
-          what,
-          kind: 'referrers',
-          expect: [200, 404],
-          signal: options.signal,
-        }).finally(() => probed?.());
+    let res: RegistryResponse | undefined;
+    try {
+      res = missing
+        ? undefined
+        : await this.send({
+            method: 'GET',
+            path: `/v2/${repo}/referrers/${digest}`,
+            ...(options.artifactType ? { query: { artifactType: options.artifactType } } : {}),
+            headers: { accept: MediaType.ociIndex },
+            scopes: [repositoryScope(repo, 'pull')],
+            what,
+            kind: 'referrers',
+            expect: [200, 404],
+            signal: options.signal,
+          });
+      // No referrers API here (a registry that has it answers 200 with an empty index).
+      if (res?.status === 404) {
+        this.referrersApiMissing = true;
+        if (shared) shared.referrersApiMissing = true;
+      }
+    } finally {
+      probed?.(); // after the flag is set: the requests waiting on the probe see it
+    }
     if (res?.status === 200) {
       const text = await readLimited(res.body, MAX_MANIFEST_BYTES);
       const parsed = referrersIndexSchema.safeParse(safeJson(text));
@@ -1161,12 +1171,7 @@ export class RegistryClient {
       manifests = parsed.data.manifests ?? [];
       filtered = (header(res.headers, 'oci-filters-applied') ?? '').split(',').includes('artifactType');
     } else {
-      // No referrers API here (a registry that has it answers 200 with an empty index).
-      if (res) {
-        this.referrersApiMissing = true;
-        if (shared) shared.referrersApiMissing = true;
-        await drain(res.body);
-      }
+      if (res) await drain(res.body);
       if (options.tags && !options.tags.includes(fallbackTag)) return [];
       let index: { raw: Buffer } | undefined;
       try {
