@@ -1,8 +1,16 @@
-import { execFileSync } from 'node:child_process';
-import { appendFileSync, chmodSync, chownSync, mkdirSync, readFileSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import {
+  appendFileSync,
+  chmodSync,
+  chownSync,
+  mkdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FixtureImage, makeImage } from '../support/images.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
 import { assertBuilt, ferry, makeSandbox, ok, run, type Sandbox } from './ferry-cli.js';
@@ -10,7 +18,8 @@ import { assertSkiffBuilt, SKIFF_BIN } from './skiff-cli.js';
 
 /**
  * Rootless: an unprivileged user (created here, with /etc/subuid and /etc/subgid ranges) pulls
- * and lists images in its default store ($XDG_DATA_HOME/skiff/storage).
+ * and lists images in its default store ($XDG_DATA_HOME/skiff/storage), and runs containers in
+ * its user namespace (held by a pause process, re-entered by every changing command).
  */
 
 const USER = 'skiffrl';
@@ -65,6 +74,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  if (home) {
+    await asUser(['rm', '-f', '--all']).catch(() => {});
+    // The pause process this suite's skiff started for the user, by its PID.
+    try {
+      process.kill(Number(readFileSync(join(home, 'run', 'skiff', 'pause.pid'), 'utf8')), 'SIGKILL');
+    } catch {}
+  }
   await reg?.stop();
   await sb?.cleanup();
   if (home) await rm(home, { recursive: true, force: true });
@@ -112,3 +128,172 @@ it('the default rootless store is under $XDG_DATA_HOME', async () => {
   const r = await asUser(['info', '--format', '{{.Store.GraphRoot}} {{.Store.ImageStore.Number}}']);
   expect(r.stdout).toBe(`${join(home, '.local/share/skiff/storage')} 1\n`);
 });
+
+describe('rootless containers', () => {
+  const IMG = () => `${reg.host}/rootless/r:1`;
+
+  beforeAll(async () => {
+    const pull = await asUser(['pull', '-q', OFF, IMG()]);
+    expect(pull.code, pull.stderr).toBe(0);
+  });
+
+  it('runs as root of a user namespace mapped onto the caller and its subordinate ids', async () => {
+    const r = await asUser(['run', '--rm', IMG(), 'sh', '-c', 'id -u; cat /proc/self/uid_map']);
+    expect(r.code, r.stderr).toBe(0);
+    const [id, ...map] = r.stdout.trim().split('\n');
+    expect(id).toBe('0');
+    const sub = readFileSync('/etc/subuid', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith(`${USER}:`))
+      ?.split(':');
+    expect(map.map((l) => l.trim().split(/\s+/).join(' '))).toEqual([
+      `0 ${uid} 1`,
+      `1 ${sub?.[1]} ${sub?.[2]}`,
+    ]);
+    // Every command that changes the store or runs containers shares one pause process.
+    const pause = readFileSync(join(home, 'run', 'skiff', 'pause.pid'), 'utf8').trim();
+    expect(readFileSync(`/proc/${pause}/status`, 'utf8')).toMatch(new RegExp(`^Uid:\\s+${uid}\\s`, 'm'));
+  });
+
+  it('exit codes, --network none, --userns keep-id and the container user', async () => {
+    expect((await asUser(['run', '--rm', IMG(), 'sh', '-c', 'exit 7'])).code).toBe(7);
+    expect((await asUser(['run', '--rm', IMG(), 'no-such-command'])).code).toBe(127);
+    const net = await asUser(['run', '--rm', '--network', 'none', IMG(), 'ls', '/sys/class/net']);
+    expect(net.code, net.stderr).toBe(0);
+    expect(net.stdout.trim().split(/\s+/)).toEqual(['lo']);
+    const keep = await asUser(['run', '--rm', '--userns', 'keep-id', IMG(), 'id', '-u']);
+    expect(keep.code, keep.stderr).toBe(0);
+    expect(keep.stdout).toBe(`${uid}\n`);
+    const user = await asUser(['run', '--rm', '-u', '1234:5678', IMG(), 'id']);
+    expect(user.stdout).toMatch(/^uid=1234 gid=5678/);
+  });
+
+  it('detached: logs, exec, stop, rm; it outlives a SIGKILLed skiff', async () => {
+    const r = await asUser(['run', '-d', '--name', 'bg', IMG(), 'sh', '-c', 'echo up; sleep 300']);
+    expect(r.code, r.stderr).toBe(0);
+    const ex = await asUser(['exec', 'bg', 'sh', '-c', 'echo in-$((1+1))']);
+    expect(ex.code, ex.stderr).toBe(0);
+    expect(ex.stdout).toBe('in-2\n');
+    expect((await asUser(['logs', 'bg'])).stdout).toBe('up\n');
+    expect((await asUser(['ps', '--format', '{{.Names}} {{.State}}'])).stdout).toBe('bg running\n');
+    expect((await asUser(['stop', '-t', '0', 'bg'])).code).toBe(0);
+    expect((await asUser(['ps', '-a', '--format', '{{.Names}} {{.State}}'])).stdout).toBe('bg exited\n');
+    expect((await asUser(['rm', 'bg'])).code).toBe(0);
+
+    // The skiff that started a detached container is killed: the container keeps running.
+    const child = spawn(
+      'runuser',
+      [
+        '-u',
+        USER,
+        '--',
+        'env',
+        `HOME=${home}`,
+        `XDG_RUNTIME_DIR=${join(home, 'run')}`,
+        `PATH=${process.env.PATH}`,
+        process.execPath,
+        SKIFF_BIN,
+        'run',
+        '-d',
+        '--name',
+        'orphan',
+        IMG(),
+        'sleep',
+        '300',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += String(d);
+    });
+    await until(() => /^[0-9a-f]{64}\n$/.test(out));
+    child.kill('SIGKILL');
+    expect((await asUser(['ps', '--format', '{{.Names}} {{.State}}'])).stdout).toBe('orphan running\n');
+    expect((await asUser(['rm', '-f', 'orphan'])).code).toBe(0);
+    expect((await asUser(['ps', '-a', '-q'])).stdout).toBe('');
+  });
+
+  it('volumes persist across containers; binds write as the caller; the rootfs is the wall', async () => {
+    expect((await asUser(['volume', 'create', 'data'])).code).toBe(0);
+    const w = await asUser(['run', '--rm', '-v', 'data:/data', IMG(), 'sh', '-c', 'echo kept > /data/f']);
+    expect(w.code, w.stderr).toBe(0);
+    expect((await asUser(['run', '--rm', '-v', 'data:/data', IMG(), 'cat', '/data/f'])).stdout).toBe(
+      'kept\n',
+    );
+    const bind = join(home, 'bind');
+    mkdirSync(bind);
+    chownSync(bind, uid, uid);
+    const b = await asUser(['run', '--rm', '-v', `${bind}:/b`, IMG(), 'sh', '-c', 'echo hi > /b/g']);
+    expect(b.code, b.stderr).toBe(0);
+    expect(statSync(join(bind, 'g')).uid).toBe(uid);
+    // Root in the container is nobody outside it: host files it does not own stay untouchable.
+    const esc = await asUser([
+      'run',
+      '--rm',
+      '-v',
+      '/etc:/hostetc',
+      IMG(),
+      'sh',
+      '-c',
+      'echo x >> /hostetc/passwd',
+    ]);
+    expect(esc.code).not.toBe(0);
+    expect(readFileSync('/etc/passwd', 'utf8')).not.toMatch(/^x$/m);
+  });
+
+  it('a user without subordinate ids gets one clear error, exit 125', async () => {
+    const other = 'skiffnosub';
+    try {
+      execFileSync('id', [other], { stdio: 'ignore' });
+    } catch {
+      execFileSync('useradd', [
+        '-M',
+        '-s',
+        '/bin/sh',
+        '-K',
+        'SUB_UID_COUNT=0',
+        '-K',
+        'SUB_GID_COUNT=0',
+        other,
+      ]);
+    }
+    for (const f of ['/etc/subuid', '/etc/subgid']) {
+      const kept = readFileSync(f, 'utf8')
+        .split('\n')
+        .filter((l) => !l.startsWith(`${other}:`));
+      writeFileSync(f, kept.join('\n'));
+    }
+    const ohome = await mkdtemp('/tmp/skiff-ns-home-');
+    chmodSync(ohome, 0o777);
+    try {
+      const r = await run('runuser', [
+        '-u',
+        other,
+        '--',
+        'env',
+        `HOME=${ohome}`,
+        `XDG_RUNTIME_DIR=${ohome}`,
+        `PATH=${process.env.PATH}`,
+        process.execPath,
+        SKIFF_BIN,
+        'run',
+        '--rm',
+        'x',
+        'true',
+      ]);
+      expect(r.code).toBe(125);
+      expect(r.stderr).toMatch(/^Error: no subordinate ids for skiffnosub in \/etc\/subuid/);
+    } finally {
+      await rm(ohome, { recursive: true, force: true });
+    }
+  });
+});
+
+async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -23,6 +23,7 @@ import {
   parseUserSpec,
   parseVolumeFlag,
 } from './options.js';
+import { parseUserns, type RootlessNamespaceInfo, usernsMappings } from './rootless.js';
 import type { CreateContainerOptions } from './run.js';
 import type { ImageVolumeMode } from './volumes.js';
 
@@ -62,6 +63,8 @@ export interface CreateFlagValues {
   interactive?: boolean | undefined;
   rm?: boolean | undefined;
   restart?: string | undefined;
+  /** --userns host|keep-id[:uid=U,gid=G]|nomap */
+  userns?: string | undefined;
 }
 
 /** What a container keeps in its record's `config` (podman's inspect fields come from it). */
@@ -131,6 +134,8 @@ export interface ParseCreateFlagsContext {
   cwd: string;
   /** The caller cannot set cgroup limits (rootless on cgroups v1): limits are dropped with a warning. */
   cgroupLimitsUnavailable?: boolean;
+  /** The rootless user namespace skiff runs in, for --userns keep-id|nomap (undefined: rootful). */
+  rootless?: RootlessNamespaceInfo | undefined;
 }
 
 export function parseCreateFlags(
@@ -218,6 +223,14 @@ export function parseCreateFlags(
     for (const k of Object.keys(limits)) delete limits[k as keyof typeof limits];
   }
   if (flags.user !== undefined) parseUserSpec(flags.user);
+  const usernsMode = parseUserns(flags.userns ?? 'host');
+  const userns = ctx.rootless
+    ? usernsMappings(usernsMode, ctx.rootless.caller, ctx.rootless.size, true)
+    : usernsMappings(usernsMode, { uid: 0, gid: 0 }, { uids: 0, gids: 0 }, false);
+  // keep-id runs the command as the caller (podman's default for it) unless -u says otherwise.
+  let user = flags.user;
+  if (user === undefined && usernsMode.mode === 'keep-id' && ctx.rootless)
+    user = `${usernsMode.uid ?? ctx.rootless.caller.uid}:${usernsMode.gid ?? ctx.rootless.caller.gid}`;
   const capAdd = (flags['cap-add'] ?? []).map((c) => parseCapability(c, '--cap-add'));
   const capDrop = (flags['cap-drop'] ?? []).map((c) => parseCapability(c, '--cap-drop'));
   const entrypoint = flags.entrypoint !== undefined ? parseEntrypoint(flags.entrypoint) : undefined;
@@ -232,7 +245,8 @@ export function parseCreateFlags(
     ...(entrypoint ? { entrypoint } : {}),
     ...(env.length ? { env } : {}),
     ...(flags.workdir !== undefined ? { workdir: flags.workdir } : {}),
-    ...(flags.user !== undefined ? { user: flags.user } : {}),
+    ...(user !== undefined ? { user } : {}),
+    ...(userns ? { userns } : {}),
     ...(flags['group-add']?.length ? { groupAdd: flags['group-add'] } : {}),
     ...(flags.tty ? { terminal: true } : {}),
     ...(flags.hostname !== undefined ? { hostname: flags.hostname } : {}),

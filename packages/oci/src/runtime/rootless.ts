@@ -235,3 +235,36 @@ export function usernsMappings(
     gidMappings: keep(mode.gid ?? caller.gid, size.gids),
   };
 }
+
+/** The caller and the id count of the rootless user namespace this process is in (from /proc). */
+export interface RootlessNamespaceInfo {
+  caller: { uid: number; gid: number };
+  size: { uids: number; gids: number };
+}
+
+/**
+ * Where this process runs as root of a rootless user namespace (skiff's, see userns.ts): the
+ * host ids mapped to 0 are the caller's, and the ids mapped in all are the namespace's size.
+ * Undefined outside one (the initial namespace maps 0 to 0).
+ */
+export function rootlessNamespaceInfo(procDir = '/proc/self'): RootlessNamespaceInfo | undefined {
+  const read = (file: string) => {
+    try {
+      return fs
+        .readFileSync(join(procDir, file), 'utf8')
+        .trim()
+        .split('\n')
+        .map((l) => l.trim().split(/\s+/).map(Number) as [number, number, number]);
+    } catch {
+      return [];
+    }
+  };
+  const uids = read('uid_map');
+  const gids = read('gid_map');
+  const root = (m: [number, number, number][]) => m.find(([inside]) => inside === 0)?.[1];
+  const uid = root(uids);
+  const gid = root(gids);
+  if (uid === undefined || gid === undefined || uid === 0) return undefined;
+  const total = (m: [number, number, number][]) => m.reduce((n, [, , count]) => n + count, 0);
+  return { caller: { uid, gid }, size: { uids: total(uids), gids: total(gids) } };
+}

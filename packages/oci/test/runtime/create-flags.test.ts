@@ -120,3 +120,31 @@ describe('ps filters and status', () => {
     expect(statusText(rec({ status: 'created' }), ago, dur)).toBe('Created');
   });
 });
+
+describe('parseCreateFlags --userns', () => {
+  const rootless = { caller: { uid: 1001, gid: 1002 }, size: { uids: 65537, gids: 65537 } };
+
+  it('keep-id maps the caller onto its own ids and runs the command as the caller', () => {
+    const p = parseCreateFlags({ userns: 'keep-id' }, [], { ...ctx, rootless });
+    expect(p.options.spec?.user).toBe('1001:1002');
+    expect(p.options.spec?.userns?.uidMappings).toEqual([
+      { containerID: 0, hostID: 1, size: 1001 },
+      { containerID: 1001, hostID: 0, size: 1 },
+      { containerID: 1002, hostID: 1002, size: 64535 },
+    ]);
+    // -u wins over keep-id's default user.
+    expect(
+      parseCreateFlags({ userns: 'keep-id', user: '0' }, [], { ...ctx, rootless }).options.spec?.user,
+    ).toBe('0');
+  });
+
+  it('host needs no mappings; keep-id and nomap are refused rootful; bad modes are named', () => {
+    expect(
+      parseCreateFlags({ userns: 'host' }, [], { ...ctx, rootless }).options.spec?.userns,
+    ).toBeUndefined();
+    expect(() => parseCreateFlags({ userns: 'keep-id' }, [], ctx)).toThrow(
+      /--userns keep-id is only supported rootless/,
+    );
+    expect(() => parseCreateFlags({ userns: 'private' }, [], ctx)).toThrow(/invalid --userns "private"/);
+  });
+});

@@ -8,6 +8,7 @@ import {
   namespaceSize,
   parseSubIdFile,
   parseUserns,
+  rootlessNamespaceInfo,
   subordinateIds,
   unshareArgs,
   usernsMappings,
@@ -174,5 +175,25 @@ describe('rootless run (an unprivileged user with /etc/subuid ranges)', () => {
     expect(fs.statSync(join(home, 'shared', 'by-root')).uid).toBe(uid);
     expect(fs.statSync(join(home, 'shared', 'by-1000')).uid).toBe(START + 999);
     expect(fs.statSync(join(home, 'shared', 'by-1000')).gid).toBe(START + 999);
+  });
+});
+
+describe('rootlessNamespaceInfo', () => {
+  it('reads the caller and the size of the namespace from uid_map and gid_map', () => {
+    const proc = fs.mkdtempSync(join(dir, 'proc-'));
+    fs.writeFileSync(
+      join(proc, 'uid_map'),
+      '         0       1001          1\n         1     100000      65536\n',
+    );
+    fs.writeFileSync(
+      join(proc, 'gid_map'),
+      '         0       1002          1\n         1     200000      65536\n',
+    );
+    expect(rootlessNamespaceInfo(proc)).toEqual({
+      caller: { uid: 1001, gid: 1002 },
+      size: { uids: 65537, gids: 65537 },
+    });
+    fs.writeFileSync(join(proc, 'uid_map'), '         0          0 4294967295\n');
+    expect(rootlessNamespaceInfo(proc)).toBeUndefined();
   });
 });

@@ -5,6 +5,7 @@ import { lookupLocalImage, storedNameFor } from '@skiff/oci/image/local-images';
 import { pullImage } from '@skiff/oci/image/pull';
 import type { ContainerRecord } from '@skiff/oci/runtime/containers';
 import { type CreateFlagValues, parseCreateFlags } from '@skiff/oci/runtime/create-flags';
+import { rootlessNamespaceInfo } from '@skiff/oci/runtime/rootless';
 import { type CreateContainerOptions, createContainer, removeContainer } from '@skiff/oci/runtime/run';
 import { type ContainerSession, stopContainer, withContainerSession } from '@skiff/oci/runtime/session';
 import { inUserNamespace } from '@skiff/oci/storage/store';
@@ -105,6 +106,9 @@ export const CREATE_FLAGS = {
   cidfile: Flags.string({ description: 'Write the container ID to the file' }),
   'log-driver': Flags.string({ description: 'Logging driver for the container' }),
   network: Flags.string({ description: 'Connect a container to a network (none, host)', aliases: ['net'] }),
+  userns: Flags.string({
+    description: 'User namespace to use: host, keep-id[:uid=UID,gid=GID] or nomap (rootless)',
+  }),
   runtime: Flags.string({ description: 'Path to the OCI-compatible binary used to run containers' }),
   'runtime-flag': Flags.string({
     multiple: true,
@@ -192,6 +196,7 @@ export async function createFromFlags(
     hostEnv: process.env,
     cwd: process.cwd(),
     cgroupLimitsUnavailable: inUserNamespace() || process.geteuid?.() !== 0,
+    rootless: rootlessNamespaceInfo(),
   });
   if (flags.cidfile !== undefined && existsSync(flags.cidfile))
     throw new SkiffError(

@@ -9,6 +9,8 @@ import { storeOptions } from '../../store-options.js';
 
 export default class VolumeInspect extends ToolCommand {
   static override summary = 'Display detailed information on one or more volumes';
+  /** Reads the store only: runs outside the rootless namespace (see ToolCommand). */
+  static override rootlessNamespace = false;
   static override description = "Shows a volume's name, driver, mount point, labels and creation time.";
   static override examples = ["<%= config.bin %> volume inspect --format '{{.Mountpoint}}' data"];
   static override strict = false;

@@ -9,6 +9,8 @@ import { storeOptions } from '../../store-options.js';
 export default class VolumeList extends ToolCommand {
   static override aliases = ['volume:ls'];
   static override summary = 'List volumes';
+  /** Reads the store only: runs outside the rootless namespace (see ToolCommand). */
+  static override rootlessNamespace = false;
   static override description =
     'Lists the volumes of the store, named and anonymous (these have 64-hex names).';
   static override examples = ['<%= config.bin %> volume ls -q'];
