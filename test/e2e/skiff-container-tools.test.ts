@@ -28,7 +28,13 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  for (const s of stores) await skiff(sb, s, ['rm', '-f', '--all']).catch(() => {});
+  // Retried: a rebuild of the CLI running meanwhile must not leave containers and mounts behind.
+  for (const s of stores) {
+    for (let i = 0; i < 5; i++) {
+      if ((await skiff(sb, s, ['rm', '-f', '--all']).catch(() => undefined))?.code === 0) break;
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+  }
   await sb?.cleanup();
 });
 
