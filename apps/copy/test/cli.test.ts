@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -83,5 +83,49 @@ describe('ferry CLI', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toBe('Removed login credentials for all registries\n');
     expect(JSON.parse(readFileSync(file, 'utf8')).auths ?? {}).toEqual({});
+  });
+});
+
+describe('start-up through the code cache (dist/bundle/load.mjs)', () => {
+  const bundle = fileURLToPath(new URL('../dist/bundle/', import.meta.url));
+  const hash = /^\/\/ bundle:([0-9a-f]+)/.exec(readFileSync(join(bundle, 'entry.cjs'), 'latin1'))?.[1];
+  const caches = () =>
+    readdirSync(bundle).filter((f) => f.startsWith(`entry.${hash}.`) && f.endsWith('.manifest-digest.cache'));
+
+  it('the first successful run of a command writes its cache; a corrupt cache is rejected and rewritten', () => {
+    expect(hash).toMatch(/^[0-9a-f]{16}$/);
+    const file = join(dir, 'manifest.json');
+    writeFileSync(file, '{"schemaVersion":2}');
+    const first = ferry('manifest-digest', file);
+    expect(first.status).toBe(0);
+    expect(first.stdout).toMatch(/^sha256:[0-9a-f]{64}\n$/);
+    expect(caches()).toHaveLength(1);
+    const cache = join(bundle, caches()[0]!);
+    expect(readFileSync(cache).length).toBeGreaterThan(10_000);
+    // Garbage where the cache was: V8 refuses it, the command runs from source, the cache is made again.
+    writeFileSync(cache, Buffer.alloc(4096, 7));
+    const again = ferry('manifest-digest', file);
+    expect(again).toMatchObject({ status: 0, stdout: first.stdout });
+    expect(readFileSync(cache).equals(Buffer.alloc(4096, 7))).toBe(false);
+    expect(ferry('manifest-digest', file)).toMatchObject({ status: 0, stdout: first.stdout });
+  });
+
+  it('a failed run writes no cache, and SKIFF_CODE_CACHE=0 writes none', () => {
+    const key = (k: string) => readdirSync(bundle).filter((f) => f.endsWith(`.${k}.cache`));
+    for (const f of key('list-tags')) rmSync(join(bundle, f), { force: true });
+    expect(ferry('list-tags', 'oci:/nonexistent/layout').status).toBe(1);
+    expect(key('list-tags')).toEqual([]);
+    // A flag value first (a path): the cache key is `other`.
+    const file = join(dir, 'other.json');
+    writeFileSync(file, '{}');
+    for (const f of key('other')) rmSync(join(bundle, f), { force: true });
+    const off = spawnSync(process.execPath, [bin, '--tmpdir', dir, 'manifest-digest', file], {
+      encoding: 'utf8',
+      env: { ...env, SKIFF_CODE_CACHE: '0' },
+    });
+    expect(off.status).toBe(0);
+    expect(key('other')).toEqual([]);
+    expect(ferry('--tmpdir', dir, 'manifest-digest', file)).toMatchObject({ status: 0, stdout: off.stdout });
+    expect(key('other')).toHaveLength(1);
   });
 });
