@@ -8,7 +8,7 @@ import type { Digest } from '../spec/digest.js';
 import { parseManifest } from '../spec/manifest.js';
 import { formatPlatform, hostPlatform, type PlatformSpec, selectPlatform } from '../spec/platform.js';
 import type { StoreLocationOptions } from '../storage/config.js';
-import { type ImageInfo, openStore } from '../storage/store.js';
+import { type ImageInfo, openStore, type Store } from '../storage/store.js';
 import { parseContainersStorageReference } from '../transports/containers-storage.js';
 import { listRepoTags, parseDockerReference } from '../transports/docker.js';
 import type { TransportOptions } from '../transports/types.js';
@@ -74,7 +74,11 @@ function wantedPlatform(p: PlatformSpec | undefined): PlatformSpec {
  * When the store already holds the image `ref` names for the platform, give it the name and
  * return it (emitting the events podman prints for a pull that skips everything).
  */
-async function reuseIfPresent(ref: ImageRef, options: PullOptions): Promise<ImageInfo | undefined> {
+async function reuseIfPresent(
+  ref: ImageRef,
+  options: PullOptions,
+  store: Store,
+): Promise<ImageInfo | undefined> {
   const emit = options.onProgress ?? (() => {});
   const source = await parseDockerReference(`//${ref.toString()}`).newSource(options.transportOptions);
   let instance: Digest;
@@ -96,58 +100,59 @@ async function reuseIfPresent(ref: ImageRef, options: PullOptions): Promise<Imag
   } finally {
     await source.close();
   }
-  const store = await openStore(options.store);
-  try {
-    const image = store.listImages().find((i) => i.manifestDigest === instance);
-    if (!image) return undefined;
-    const name = ref.toString();
-    if (!image.names.includes(name)) store.tag(image.id, name);
-    emit({ type: 'start', source: `docker://${name}`, destination: `containers-storage:${name}` });
-    const manifest = parseManifest(image.manifest, image.manifestMediaType, `image ${image.id}`);
-    if (manifest.kind === 'manifest') {
-      for (const l of manifest.layers) {
-        emit({ type: 'blob-done', digest: l.digest, action: 'skipped', sizeBytes: l.size, kind: 'layer' });
-      }
-      emit({
-        type: 'blob-done',
-        digest: manifest.config.digest,
-        action: 'copied',
-        sizeBytes: manifest.config.size,
-        kind: 'config',
-      });
+  const image = store.findImageByManifest(instance);
+  if (!image) return undefined;
+  const name = ref.toString();
+  if (!image.names.includes(name)) store.tag(image.id, name);
+  emit({ type: 'start', source: `docker://${name}`, destination: `containers-storage:${name}` });
+  const manifest = parseManifest(image.manifest, image.manifestMediaType, `image ${image.id}`);
+  if (manifest.kind === 'manifest') {
+    for (const l of manifest.layers) {
+      emit({ type: 'blob-done', digest: l.digest, action: 'skipped', sizeBytes: l.size, kind: 'layer' });
     }
     emit({
-      type: 'manifest',
-      digest: image.manifestDigest,
-      mediaType: image.manifestMediaType,
-      instance: false,
+      type: 'blob-done',
+      digest: manifest.config.digest,
+      action: 'copied',
+      sizeBytes: manifest.config.size,
+      kind: 'config',
     });
-    emit({ type: 'done', digest: image.manifestDigest });
-    return store.getImage(image.id);
-  } finally {
-    store.close();
   }
+  emit({
+    type: 'manifest',
+    digest: image.manifestDigest,
+    mediaType: image.manifestMediaType,
+    instance: false,
+  });
+  emit({ type: 'done', digest: image.manifestDigest });
+  return store.getImage(image.id);
 }
 
 async function pullOne(ref: ImageRef, options: PullOptions): Promise<PulledImage> {
-  // One registry client (one ping, one token) for the presence check and the copy.
+  // One registry client (one ping, one token) for the presence check and the copy, and one
+  // open store (one database open and cleanup pass) for the check, the copy and the result.
   const pool = new RegistryClientPool();
   const shared: PullOptions = {
     ...options,
     transportOptions: { ...options.transportOptions, clientPool: pool },
   };
   try {
-    return await pullWith(ref, shared);
+    const store = await openStore(options.store);
+    try {
+      return await pullWith(ref, shared, store);
+    } finally {
+      store.close();
+    }
   } finally {
     await pool.close();
   }
 }
 
-async function pullWith(ref: ImageRef, options: PullOptions): Promise<PulledImage> {
+async function pullWith(ref: ImageRef, options: PullOptions, store: Store): Promise<PulledImage> {
   const name = ref.toString();
-  const present = await reuseIfPresent(ref, options);
+  const present = await reuseIfPresent(ref, options, store);
   if (present) return { name, image: present, copied: false };
-  const destination = parseContainersStorageReference(name, options.store);
+  const destination = parseContainersStorageReference(name, options.store, { store });
   await copyImage(parseDockerReference(`//${name}`), destination, {
     multiArch: 'system',
     ...(options.transportOptions ? { sourceOptions: options.transportOptions } : {}),
@@ -155,14 +160,9 @@ async function pullWith(ref: ImageRef, options: PullOptions): Promise<PulledImag
     ...(options.onProgress ? { onProgress: options.onProgress } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  const store = await openStore(options.store);
-  try {
-    const image = store.getImage(name);
-    if (!image) throw new SkiffError('INTERNAL', `${name} was pulled but is not in the store`);
-    return { name, image, copied: true };
-  } finally {
-    store.close();
-  }
+  const image = store.getImage(name);
+  if (!image) throw new SkiffError('INTERNAL', `${name} was pulled but is not in the store`);
+  return { name, image, copied: true };
 }
 
 /**

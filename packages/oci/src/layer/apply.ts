@@ -31,7 +31,8 @@ import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { SkiffError } from '../errors.js';
 import type { Digest } from '../spec/digest.js';
-import { decompressStream, peekCompression } from './compression.js';
+import { Coalescer, decompressStream, peekCompression } from './compression.js';
+import { LayerWriter } from './write-pool.js';
 
 export interface IdPair {
   uid: number;
@@ -80,8 +81,24 @@ export interface ApplyLayerStats {
 }
 
 const MAX_SYMLINKS = 40;
+/** Files from this size on are written by the thread unpacking, through the threadpool, not the writer pool. */
+const BIG_FILE_BYTES = 256 << 10;
+
+function writeAsync(fd: number, buf: Buffer, off: number, len: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    fs.write(fd, buf, off, len, null, (err, n) => (err ? reject(err) : resolve(n)));
+  });
+}
 const FSYNC_BATCH = 64;
 const isRoot = typeof process.geteuid === 'function' && process.geteuid() === 0;
+const euid = process.geteuid?.() ?? -1;
+const egid = process.getegid?.() ?? -1;
+/** The process umask, read once (reading it is a set-and-restore: never while writing files). */
+let umaskBits: number | undefined;
+function currentUmask(): number {
+  umaskBits ??= process.umask();
+  return umaskBits;
+}
 
 class Hasher extends Transform {
   readonly hash = createHash('sha256');
@@ -179,6 +196,15 @@ class Applier {
   private readonly chown: boolean;
   private readonly devices: boolean;
   private readonly overlay: boolean;
+  /**
+   * Regular files are written by the worker pool (set when the target started empty, so that
+   * nothing but what this layer creates can be in the way).
+   */
+  writer: LayerWriter | undefined;
+  /** Files handed to the writer since the last barrier (real paths). */
+  private readonly pendingFiles = new Set<string>();
+  /** Directories whose mode has the set-group-ID bit (new files inherit their group). */
+  private readonly setgidDirs = new Set<string>();
 
   constructor(
     private readonly root: string,
@@ -241,6 +267,27 @@ class Applier {
       resolved.push(c);
     }
     return join(this.root, ...resolved);
+  }
+
+  /** Wait until every file handed to the writer is on disk. */
+  private async drain(): Promise<void> {
+    if (!this.writer) return;
+    await this.writer.barrier();
+    this.pendingFiles.clear();
+  }
+
+  /**
+   * Whether a directory not resolved yet runs through a file still being written (which must be
+   * waited for, to be seen as the file it is).
+   */
+  private runsThroughPending(parentComps: readonly string[]): boolean {
+    if (!this.writer || this.pendingFiles.size === 0 || this.dirCache.has(parentComps.join('/')))
+      return false;
+    const dir = this.resolve(parentComps, true);
+    for (let p = dir; p.length > this.root.length; p = p.slice(0, p.lastIndexOf('/'))) {
+      if (this.pendingFiles.has(p)) return true;
+    }
+    return false;
   }
 
   /** The real directory an entry's parent components name (created when missing). */
@@ -352,7 +399,19 @@ class Applier {
       return;
     }
     const base = comps[comps.length - 1]!;
-    const parent = this.parentDir(comps.slice(0, -1));
+    const parentComps = comps.slice(0, -1);
+    if (this.runsThroughPending(parentComps)) await this.drain();
+    const parent = this.parentDir(parentComps);
+    if (
+      this.writer &&
+      this.pendingFiles.size > 0 &&
+      ((type !== 'file' && type !== 'contiguous-file' && type !== 'directory') ||
+        base.startsWith('.wh.') ||
+        this.created.has(join(parent, base)))
+    ) {
+      // Links, removals and replacements see (and change) what is already written.
+      await this.drain();
+    }
 
     if (base.startsWith('.wh.')) {
       this.whiteout(parent, base, header.name);
@@ -365,7 +424,9 @@ class Applier {
         break;
       case 'file':
       case 'contiguous-file':
-        await this.file(dest, header, stream);
+        if (this.writer && !this.created.has(dest) && (header.size ?? 0) < BIG_FILE_BYTES) {
+          await this.pooledFile(this.writer, parent, dest, header, stream);
+        } else await this.file(dest, header, stream);
         break;
       case 'symlink':
         this.removeExisting(dest, false);
@@ -392,7 +453,10 @@ class Applier {
   private applyDirMeta(path: string, header: tar.Headers): void {
     const owner = this.owner(header);
     if (owner) fs.lchownSync(path, owner.uid, owner.gid);
-    fs.chmodSync(path, (header.mode ?? 0o755) & 0o7777);
+    const mode = (header.mode ?? 0o755) & 0o7777;
+    fs.chmodSync(path, mode);
+    if (mode & 0o2000) this.setgidDirs.add(path);
+    else this.setgidDirs.delete(path);
     this.dirTimes.set(path, this.times(header));
     this.collectXattrs(path, header);
     this.syncDirs.add(path);
@@ -402,6 +466,51 @@ class Applier {
     const existing = this.removeExisting(dest, true);
     if (!existing) fs.mkdirSync(dest, 0o700);
     this.applyDirMeta(dest, header);
+  }
+
+  /** A small regular file through the writer pool: the same calls as file(), fewer when they change nothing. */
+  private async pooledFile(
+    writer: LayerWriter,
+    parent: string,
+    dest: string,
+    header: tar.Headers,
+    stream: Readable,
+  ): Promise<void> {
+    const content: Buffer[] = [];
+    let sizeBytes = 0;
+    for await (const chunk of stream) {
+      content.push(chunk as Buffer);
+      sizeBytes += (chunk as Buffer).length;
+    }
+    const mode = (header.mode ?? 0o644) & 0o7777;
+    const perm = mode & 0o777;
+    // A new file is already owned by the caller (unless its directory is set-group-ID) and has
+    // its permission bits unless the umask took some; set-ID and sticky bits are set after the
+    // chown (which would clear them).
+    const owner = this.owner(header);
+    const chown = owner && (owner.uid !== euid || owner.gid !== egid || this.setgidDirs.has(parent));
+    const chmod = mode !== perm || (perm & ~currentUmask()) !== perm;
+    const t = this.times(header);
+    writer.add(
+      {
+        path: dest,
+        perm,
+        content,
+        sizeBytes,
+        uid: chown ? owner.uid : -1,
+        gid: chown ? owner.gid : -1,
+        mode: chmod ? mode : -1,
+        atime: t.atime.getTime() / 1000,
+        mtime: t.mtime.getTime() / 1000,
+      },
+      parent,
+    );
+    this.pendingFiles.add(dest);
+    this.files += 1;
+    this.bytes += sizeBytes;
+    this.collectXattrs(dest, header);
+    this.syncFiles.push(dest);
+    if (writer.pace()) await writer.room();
   }
 
   private async file(dest: string, header: tar.Headers, stream: Readable): Promise<void> {
@@ -417,10 +526,17 @@ class Applier {
     }
     try {
       let written = 0;
+      // Large files are written through the threadpool (the main thread keeps decompressing and
+      // hashing meanwhile); small ones at once.
+      const big = (header.size ?? 0) >= BIG_FILE_BYTES;
       for await (const chunk of stream) {
         const buf = chunk as Buffer;
         let off = 0;
-        while (off < buf.length) off += fs.writeSync(fd, buf, off, buf.length - off);
+        while (off < buf.length) {
+          off += big
+            ? await writeAsync(fd, buf, off, buf.length - off)
+            : fs.writeSync(fd, buf, off, buf.length - off);
+        }
         written += buf.length;
       }
       const owner = this.owner(header);
@@ -520,6 +636,7 @@ class Applier {
   private readonly pendingWhiteouts: string[] = [];
 
   async finish(): Promise<void> {
+    await this.drain();
     for (const path of this.pendingWhiteouts) {
       if (this.created.has(path)) continue; // hides lower content only, never this layer's own entry
       this.removeExisting(path, false);
@@ -690,13 +807,18 @@ export async function applyLayer(
   const { compression, stream } = await peekCompression(input);
   const hasher = new Hasher();
   const extract = tar.extract();
-  const piping = pipeline(stream, decompressStream(compression), hasher, extract, {
+  const stages =
+    compression === 'gzip'
+      ? [new Coalescer(), decompressStream(compression)]
+      : [decompressStream(compression)];
+  const piping = pipeline([stream, ...stages, hasher, extract], {
     ...(options.signal ? { signal: options.signal } : {}),
   });
   let failure: unknown;
   piping.catch((err: unknown) => {
     failure ??= err;
   });
+  if (fs.readdirSync(root).length === 0) applier.writer = new LayerWriter();
   try {
     for await (const entry of extract) {
       try {
@@ -707,11 +829,14 @@ export async function applyLayer(
     }
     await piping;
     await applier.finish();
+    await applier.writer?.dispose();
   } catch (err) {
     const cause = failure ?? err;
     extract.destroy();
     stream.destroy();
     await piping.catch(() => {});
+    // Nothing may still be writing into the target once the caller hears of the failure.
+    await applier.writer?.dispose();
     if (options.signal?.aborted) throw new SkiffError('ABORTED', `${what}: aborted`, { cause });
     if (cause instanceof SkiffError) throw cause;
     const code = errno(cause);

@@ -1,5 +1,12 @@
 import { type ChildProcessByStdio, spawn } from 'node:child_process';
-import { Duplex, PassThrough, type Readable, type Writable } from 'node:stream';
+import {
+  Duplex,
+  PassThrough,
+  type Readable,
+  Transform,
+  type TransformCallback,
+  type Writable,
+} from 'node:stream';
 import { createGunzip, createGzip } from 'node:zlib';
 import { SkiffError } from '../errors.js';
 import type { Compression } from '../spec/media-types.js';
@@ -7,6 +14,7 @@ import type { Compression } from '../spec/media-types.js';
 export type { Compression };
 
 const GZIP_MAGIC = [0x1f, 0x8b];
+const GUNZIP_CHUNK_BYTES = 1 << 20;
 const ZSTD_MAGIC = [0x28, 0xb5, 0x2f, 0xfd];
 
 function startsWith(head: Buffer, magic: number[]): boolean {
@@ -129,9 +137,44 @@ export function decompressStream(kind: Compression): Duplex {
     case 'none':
       return new PassThrough();
     case 'gzip':
-      return withCodedErrors(createGunzip(), 'gzip decompression');
+      // 1 MiB output chunks (zlib's default is 16 KiB): each chunk costs a threadpool round trip,
+      // a callback and a write on the main thread, which dominated unpacking large layers.
+      return withCodedErrors(createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES }), 'gzip decompression');
     case 'zstd':
       return zstdStream(['-d'], 'zstd decompression');
+  }
+}
+
+/**
+ * Joins small chunks into chunks of at least `minBytes` (the last may be shorter). Network reads
+ * come in 16–64 KiB pieces, and zlib costs a threadpool round trip per input chunk: gunzipping a
+ * 55 MiB layer took ~480 ms from 64 KiB chunks and ~130 ms from 512 KiB ones.
+ */
+export class Coalescer extends Transform {
+  private parts: Buffer[] = [];
+  private size = 0;
+
+  constructor(private readonly minBytes = 512 << 10) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.parts.push(chunk);
+    this.size += chunk.length;
+    if (this.size >= this.minBytes) this.release();
+    cb();
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (this.size > 0) this.release();
+    cb();
+  }
+
+  private release(): void {
+    const out = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.size);
+    this.parts = [];
+    this.size = 0;
+    this.push(out);
   }
 }
 

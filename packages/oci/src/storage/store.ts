@@ -152,6 +152,8 @@ export interface Store {
   ): Promise<LayerInfo>;
   putImage(input: PutImageInput): ImageInfo;
   getImage(nameOrId: string): ImageInfo | undefined;
+  /** The image whose manifest has this digest (the newest when several do). */
+  findImageByManifest(manifestDigest: Digest): ImageInfo | undefined;
   listImages(): ImageInfo[];
   tag(nameOrId: string, name: string): void;
   untag(name: string): void;
@@ -736,6 +738,13 @@ class LocalStore implements Store {
     const resolved = this.resolveImageId(nameOrId);
     if (!resolved) return undefined;
     const row = this.db.prepare('SELECT * FROM images WHERE id = ?').get(resolved.id) as ImageRow | undefined;
+    return row ? this.imageFromRow(row) : undefined;
+  }
+
+  findImageByManifest(manifestDigest: Digest): ImageInfo | undefined {
+    const row = this.db
+      .prepare('SELECT * FROM images WHERE manifest_digest = ? ORDER BY added DESC, id LIMIT 1')
+      .get(manifestDigest) as ImageRow | undefined;
     return row ? this.imageFromRow(row) : undefined;
   }
 

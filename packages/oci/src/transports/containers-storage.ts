@@ -143,7 +143,19 @@ export function parseStorageDetails(details: string, defaults: StoreLocationOpti
 class StorageReference implements ImageReference {
   readonly transport = 'containers-storage';
 
-  constructor(readonly target: StorageTarget) {}
+  /**
+   * `shared`: an open store that sources and destinations use instead of opening their own
+   * (and leave open: its owner closes it).
+   */
+  constructor(
+    readonly target: StorageTarget,
+    private readonly shared?: Store,
+  ) {}
+
+  private async open(): Promise<{ store: Store; owned: boolean }> {
+    if (this.shared) return { store: this.shared, owned: false };
+    return { store: await openStore(this.target.store), owned: true };
+  }
 
   get withinTransport(): string {
     const spec = this.target.specifier !== undefined ? `[${this.target.specifier}]` : '';
@@ -157,12 +169,12 @@ class StorageReference implements ImageReference {
   }
 
   async newSource(): Promise<ImageSource> {
-    const store = await openStore(this.target.store);
+    const { store, owned } = await this.open();
     try {
       const image = this.findImage(store);
-      return new StorageSource(this, store, image);
+      return new StorageSource(this, store, image, owned);
     } catch (err) {
-      store.close();
+      if (owned) store.close();
       throw err;
     }
   }
@@ -171,16 +183,17 @@ class StorageReference implements ImageReference {
     if (!this.target.ref) {
       throw new SkiffError('INVALID_REFERENCE', `${this}: a destination needs a name, not only an image ID`);
     }
-    return new StorageDestination(this, await openStore(this.target.store));
+    const { store, owned } = await this.open();
+    return new StorageDestination(this, store, owned);
   }
 
   async deleteImage(): Promise<void> {
-    const store = await openStore(this.target.store);
+    const { store, owned } = await this.open();
     try {
       const image = this.findImage(store);
       store.removeImage(image.id);
     } finally {
-      store.close();
+      if (owned) store.close();
     }
   }
 
@@ -216,6 +229,7 @@ class StorageSource implements ImageSource {
     readonly reference: StorageReference,
     private readonly store: Store,
     private readonly image: ImageInfo,
+    private readonly owned: boolean,
   ) {}
 
   async getManifest(instanceDigest?: Digest): Promise<RawManifest> {
@@ -237,7 +251,7 @@ class StorageSource implements ImageSource {
   }
 
   async close(): Promise<void> {
-    this.store.close();
+    if (this.owned) this.store.close();
   }
 }
 
@@ -253,6 +267,7 @@ class StorageDestination implements ImageDestination {
   constructor(
     readonly reference: StorageReference,
     private readonly store: Store,
+    private readonly owned: boolean,
   ) {}
 
   async hasBlob(descriptor: Descriptor): Promise<boolean> {
@@ -337,7 +352,7 @@ class StorageDestination implements ImageDestination {
   async close(): Promise<void> {
     // Blobs and layers written without a commit stay registered (a retried pull reuses them);
     // no image or name was registered, so nothing is visible.
-    this.store.close();
+    if (this.owned) this.store.close();
   }
 }
 
@@ -345,8 +360,9 @@ class StorageDestination implements ImageDestination {
 export function parseContainersStorageReference(
   details: string,
   defaults: StoreLocationOptions = {},
+  options: { store?: Store } = {},
 ): ImageReference {
-  return new StorageReference(parseStorageDetails(details, defaults));
+  return new StorageReference(parseStorageDetails(details, defaults), options.store);
 }
 
 export const containersStorageTransport: Transport = {

@@ -1,0 +1,286 @@
+/**
+ * Small-file writes for layer unpacking on worker threads. Parsing a layer tar is cheap; creating
+ * its files is not (open, write, futimes and close cost ~50 µs a file on this disk). The caller
+ * parses and resolves every path on its own thread and hands each small file, whole, to a pool of
+ * workers (one per core) in batches: the numbers in one Float64Array, the paths in one array, the
+ * contents in one transferred buffer. The files of one layer are then created on two threads at
+ * once while the caller keeps decompressing, hashing and parsing.
+ *
+ * Ordering: the caller drains (`barrier`) before anything that depends on earlier writes or
+ * changes the tree's structure (links, removals, replacing an entry): while writes are in flight
+ * the tree only gains new files and directories, so no write can be redirected. Files are opened
+ * with O_CREAT|O_EXCL|O_NOFOLLOW.
+ *
+ * The workers run a self-contained script (Node built-ins only) given as source, so the bundled
+ * CLIs need no separate worker file. They keep the process alive only while batches are in flight.
+ */
+
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+
+/** Numbers per file in a batch: path index, perm, data offset, length, uid, gid, mode, atime, mtime. */
+const SLOTS = 9;
+
+interface Batch {
+  job: number;
+  seq: number;
+  paths: string[];
+  nums: Float64Array;
+  data: ArrayBuffer | null;
+}
+
+interface Ack {
+  job: number;
+  seq: number;
+  error?: { message: string; code?: string; syscall?: string; path?: string };
+}
+
+/**
+ * The worker: writes each file of a batch (open with the permission bits, write, then chown when
+ * uid ≥ 0, chmod when mode ≥ 0, times, close); the first failure ends the batch and is reported.
+ */
+function writerMain(req: NodeRequire): void {
+  const fs = req('node:fs') as typeof import('node:fs');
+  const { parentPort } = req('node:worker_threads') as typeof import('node:worker_threads');
+  const C = fs.constants;
+  const FLAGS = C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW;
+  const NUMS = 9;
+  parentPort!.on('message', (b: Batch) => {
+    const data = b.data ? Buffer.from(b.data) : Buffer.alloc(0);
+    const n = b.nums;
+    let error: Ack['error'];
+    try {
+      for (let i = 0; i < b.paths.length; i++) {
+        const o = i * NUMS;
+        const fd = fs.openSync(b.paths[i]!, FLAGS, n[o + 1]!);
+        try {
+          let off = n[o + 2]!;
+          const end = off + n[o + 3]!;
+          while (off < end) off += fs.writeSync(fd, data, off, end - off);
+          if (n[o + 4]! >= 0) fs.fchownSync(fd, n[o + 4]!, n[o + 5]!);
+          if (n[o + 6]! >= 0) fs.fchmodSync(fd, n[o + 6]!);
+          fs.futimesSync(fd, n[o + 7]!, n[o + 8]!);
+        } finally {
+          fs.closeSync(fd);
+        }
+      }
+    } catch (err) {
+      const e = err as NodeJS.ErrnoException;
+      error = { message: e.message };
+      if (e.code) error.code = e.code;
+      if (e.syscall) error.syscall = e.syscall;
+      if (e.path) error.path = e.path;
+    }
+    parentPort!.postMessage(error ? { job: b.job, seq: b.seq, error } : { job: b.job, seq: b.seq });
+  });
+}
+
+const WORKER_SOURCE = `(${writerMain.toString()})(require);`;
+/** Content bytes per batch (small files only: larger ones are written by the caller). */
+const BATCH_DATA_BYTES = 256 << 10;
+const BATCH_FILES = 256;
+/** Batches queued to one worker before the caller waits (backpressure). */
+const MAX_IN_FLIGHT_BATCHES = 8;
+
+let pool: Worker[] | undefined;
+const handlers = new Map<number, (ack: Ack, index: number) => void>();
+let nextJob = 1;
+/** Batches sent and not yet answered, over all jobs: the workers keep the process alive only then. */
+let unanswered = 0;
+
+function countBatch(delta: number): void {
+  const before = unanswered;
+  unanswered = Math.max(0, unanswered + delta);
+  if ((before === 0) === (unanswered === 0)) return;
+  for (const w of pool ?? []) {
+    if (unanswered > 0) w.ref();
+    else w.unref();
+  }
+}
+
+function workers(): Worker[] {
+  if (pool) return pool;
+  const size = Math.min(4, Math.max(2, availableParallelism()));
+  const started: Worker[] = [];
+  pool = started;
+  for (let i = 0; i < size; i++) {
+    const worker = new Worker(WORKER_SOURCE, { eval: true });
+    const index = i;
+    worker.on('message', (ack: Ack) => handlers.get(ack.job)?.(ack, index));
+    worker.on('error', (err) => failPool(started, err));
+    worker.on('exit', () => failPool(started, new Error('layer writer thread exited')));
+    // After the listeners (adding a 'message' listener refs the worker again).
+    if (unanswered === 0) worker.unref();
+    started.push(worker);
+  }
+  return started;
+}
+
+/** A worker died (out of memory, a bug): every job in flight fails; the next job starts a new pool. */
+function failPool(dead: Worker[], err: Error): void {
+  if (pool !== dead) return;
+  pool = undefined;
+  unanswered = 0;
+  for (const [job, handler] of [...handlers]) handler({ job, seq: -1, error: { message: err.message } }, -1);
+  for (const w of dead) void w.terminate();
+}
+
+interface Pending {
+  paths: string[];
+  nums: Float64Array;
+  data: Buffer | null;
+  used: number;
+}
+
+function emptyPending(): Pending {
+  return { paths: [], nums: new Float64Array(BATCH_FILES * SLOTS), data: null, used: 0 };
+}
+
+export interface SmallFile {
+  /** Where to create it: its parent exists and nothing is at this path. */
+  path: string;
+  /** Permission bits given at creation. */
+  perm: number;
+  content: Buffer[];
+  sizeBytes: number;
+  /** chown to these when ≥ 0. */
+  uid: number;
+  gid: number;
+  /** chmod to this after the chown when ≥ 0. */
+  mode: number;
+  /** Seconds since the epoch. */
+  atime: number;
+  mtime: number;
+}
+
+/** The small-file writes of one layer being unpacked (one caller at a time). */
+export class LayerWriter {
+  private readonly job = nextJob++;
+  private readonly workers = workers();
+  private readonly pending: Pending[];
+  private readonly inFlight: number[];
+  private seq = 0;
+  private outstanding = 0;
+  private error: Error | undefined;
+  private waiters: Array<() => void> = [];
+
+  constructor() {
+    this.pending = this.workers.map(() => emptyPending());
+    this.inFlight = this.workers.map(() => 0);
+    handlers.set(this.job, (ack, index) => this.onAck(ack, index));
+  }
+
+  private onAck(ack: Ack, index: number): void {
+    if (ack.seq >= 0) {
+      countBatch(-1);
+      this.outstanding -= 1;
+      if (index >= 0) this.inFlight[index]! -= 1;
+    } else {
+      this.outstanding = 0; // the pool died: nothing more will answer
+      this.inFlight.fill(0);
+    }
+    if (ack.error && !this.error) {
+      const e = new Error(ack.error.message) as NodeJS.ErrnoException;
+      if (ack.error.code) e.code = ack.error.code;
+      if (ack.error.syscall) e.syscall = ack.error.syscall;
+      if (ack.error.path) e.path = ack.error.path;
+      this.error = e;
+    }
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const w of waiters) w();
+  }
+
+  /**
+   * Queue a file. `key` picks the worker: files of one directory go to one worker, as creations
+   * in a directory serialise on its lock.
+   */
+  add(file: SmallFile, key: string): void {
+    const index = hashOf(key) % this.workers.length;
+    let p = this.pending[index]!;
+    if (p.data && p.used + file.sizeBytes > p.data.length) {
+      this.post(index);
+      p = this.pending[index]!;
+    }
+    if (!p.data && file.sizeBytes > 0) {
+      p.data = Buffer.allocUnsafeSlow(Math.max(BATCH_DATA_BYTES, file.sizeBytes));
+      p.used = 0;
+    }
+    const off = p.used;
+    for (const c of file.content) {
+      c.copy(p.data!, p.used);
+      p.used += c.length;
+    }
+    const o = p.paths.length * SLOTS;
+    p.paths.push(file.path);
+    const n = p.nums;
+    n[o] = p.paths.length - 1;
+    n[o + 1] = file.perm;
+    n[o + 2] = off;
+    n[o + 3] = file.sizeBytes;
+    n[o + 4] = file.uid;
+    n[o + 5] = file.gid;
+    n[o + 6] = file.mode;
+    n[o + 7] = file.atime;
+    n[o + 8] = file.mtime;
+    if (p.paths.length >= BATCH_FILES) this.post(index);
+  }
+
+  private post(index: number): void {
+    const p = this.pending[index]!;
+    if (p.paths.length === 0) return;
+    const seq = this.seq++;
+    // The arena (allocUnsafeSlow: its own ArrayBuffer) and the numbers are transferred, not copied.
+    const data = p.data ? (p.data.buffer as ArrayBuffer) : null;
+    const nums = p.nums.subarray(0, p.paths.length * SLOTS).slice();
+    const batch: Batch = { job: this.job, seq, paths: p.paths, nums, data };
+    this.inFlight[index]! += 1;
+    this.outstanding += 1;
+    countBatch(1);
+    this.workers[index]!.postMessage(batch, data ? [data, nums.buffer] : [nums.buffer]);
+    p.paths = [];
+    p.data = null;
+    p.used = 0;
+  }
+
+  /**
+   * Send a worker its batch when it is idle. True when the caller must wait for room (`room()`):
+   * a worker has too much queued, or a write failed.
+   */
+  pace(): boolean {
+    for (let i = 0; i < this.workers.length; i++) {
+      if (this.inFlight[i] === 0) this.post(i);
+    }
+    return this.error !== undefined || this.inFlight.some((b) => b >= MAX_IN_FLIGHT_BATCHES);
+  }
+
+  /** Wait until no worker has too much queued; throws the first write error. */
+  async room(): Promise<void> {
+    while (!this.error && this.inFlight.some((b) => b >= MAX_IN_FLIGHT_BATCHES)) await this.next();
+    if (this.error) throw this.error;
+  }
+
+  private next(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Send everything and wait until it is written; throws the first write error. */
+  async barrier(): Promise<void> {
+    for (let i = 0; i < this.workers.length; i++) this.post(i);
+    while (this.outstanding > 0) await this.next();
+    if (this.error) throw this.error;
+  }
+
+  /** Wait for everything sent (nothing more is sent), and forget the job. */
+  async dispose(): Promise<void> {
+    for (const p of this.pending) p.paths = [];
+    while (this.outstanding > 0) await this.next();
+    handlers.delete(this.job);
+  }
+}
+
+function hashOf(s: string): number {
+  let h = 2166136261;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 16777619);
+  return h >>> 0;
+}
