@@ -34,6 +34,9 @@ afterAll(async () => {
       if ((await skiff(sb, s, ['rm', '-f', '--all']).catch(() => undefined))?.code === 0) break;
       await new Promise((r) => setTimeout(r, 2000));
     }
+    // conmon runs `container cleanup` after a kill: let it finish before the store goes.
+    for (let i = 0; i < 100 && spawnSync('pgrep', ['-f', `conmon.*${s.runroot}`]).status === 0; i++)
+      await new Promise((r) => setTimeout(r, 100));
   }
   await sb?.cleanup();
 });
@@ -228,6 +231,14 @@ describe.each(['overlay', 'vfs'] as const)('skiff cp and diff (%s)', (driver) =>
     expect(json.added).toEqual(['/newdir', '/newdir/file']);
     expect(json.deleted).toEqual(['/bin/true']);
     expect(json.changed).toEqual(expect.arrayContaining(['/etc', '/etc/group', '/bin']));
+    // Two arguments: the first against the second (a container against an image, and back).
+    const against = (await ok(skiff(sb, store, ['diff', 'changer', IMAGE]))).split('\n');
+    expect(against).toEqual(
+      expect.arrayContaining(['A /newdir', 'A /newdir/file', 'D /bin/true', 'C /etc/group']),
+    );
+    expect(against.some((l) => /\/(proc|sys|dev|etc\/hosts)$/.test(l))).toBe(false);
+    const back = (await ok(skiff(sb, store, ['diff', IMAGE, 'changer']))).split('\n');
+    expect(back).toEqual(expect.arrayContaining(['D /newdir', 'A /bin/true']));
     // An image: its (only) layer over nothing.
     expect((await ok(skiff(sb, store, ['diff', IMAGE]))).split('\n')).toContain('A /bin/busybox');
   });

@@ -10,12 +10,12 @@
  */
 
 import * as fs from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { SkiffError } from '../errors.js';
 import type { Store } from '../storage/store.js';
 import type { ContainerDb } from './containers.js';
 import { execFile } from './exec.js';
-import { containerPaths } from './run.js';
+import { containerPaths, mountContainerRootfs } from './run.js';
 
 export type ChangeKind = 'A' | 'C' | 'D';
 
@@ -317,4 +317,80 @@ export async function diffContainerOrImage(
     return overlayChanges(top, [...parents].reverse(), opaque).changes;
   }
   return treeChanges(parents.at(-1), top).changes;
+}
+
+interface Tree {
+  root: string;
+  /** A container's root (holds the runtime's mount points and /etc files). */
+  container: boolean;
+  release(): Promise<void>;
+}
+
+/** A read-only merged view of an image's layers (overlay store): the top layer alone, or a mount. */
+async function imageTree(store: Store, db: ContainerDb, layers: string[], what: string): Promise<Tree> {
+  const top = layers.at(-1);
+  if (top === undefined) {
+    const empty = fs.mkdtempSync(join(store.location.runroot, 'diff-empty-'));
+    return {
+      root: empty,
+      container: false,
+      release: async () => fs.rmSync(empty, { recursive: true, force: true }),
+    };
+  }
+  if (store.location.driver === 'vfs' || layers.length === 1)
+    return { root: top, container: false, release: async () => {} };
+  const target = fs.mkdtempSync(join(store.location.runroot, 'diff-'));
+  // Relative lowerdirs from the layers directory keep the option string short (as run.ts does).
+  const cwd = dirname(dirname(top));
+  const lower = [...layers].reverse().map((l) => relative(cwd, l));
+  const opts = [db.overlayXattrs() === 'user' ? 'userxattr' : undefined, `lowerdir=${lower.join(':')}`]
+    .filter(Boolean)
+    .join(',');
+  const r = await execFile('mount', ['-t', 'overlay', 'overlay', '-o', opts, target], {
+    cwd,
+    timeoutMs: 60_000,
+  });
+  if (r.status !== 0) {
+    fs.rmSync(target, { recursive: true, force: true });
+    throw new SkiffError('STORAGE', `cannot mount the layers of ${what}: ${r.stderr.trim()}`);
+  }
+  return {
+    root: target,
+    container: false,
+    release: async () => {
+      await execFile('umount', [target], { timeoutMs: 60_000 });
+      fs.rmSync(target, { recursive: true, force: true });
+    },
+  };
+}
+
+async function treeOf(store: Store, db: ContainerDb, nameOrId: string): Promise<Tree> {
+  const rec = db.get(nameOrId);
+  if (rec) {
+    const root = await mountContainerRootfs(store, db, rec);
+    return { root, container: true, release: async () => {} };
+  }
+  const image = store.getImage(nameOrId);
+  if (!image)
+    throw new SkiffError('NOT_FOUND', `${nameOrId} not found: no container or image with that name or ID`);
+  return imageTree(store, db, layerPaths(store, image.id, `image ${nameOrId}`), `image ${nameOrId}`);
+}
+
+/**
+ * `skiff diff A B`: what A has that B does not (or has otherwise), each a container (its root
+ * filesystem) or an image (its layers merged).
+ */
+export async function diffBetween(store: Store, db: ContainerDb, a: string, b: string): Promise<Change[]> {
+  const first = await treeOf(store, db, a);
+  try {
+    const second = await treeOf(store, db, b);
+    try {
+      const result = treeChanges(second.root, first.root);
+      return first.container || second.container ? containerChangesOnly(result) : result.changes;
+    } finally {
+      await second.release();
+    }
+  } finally {
+    await first.release();
+  }
 }
