@@ -11,7 +11,6 @@ import { RegistryClientPool } from '@skiff/oci/registry/pool';
 import { type Digest, digestOf, isDigest } from '@skiff/oci/spec/digest';
 import type { Descriptor } from '@skiff/oci/spec/schemas';
 import { clientFor } from '@skiff/oci/transports/docker';
-import { parseImageName } from '@skiff/oci/transports/index';
 import type { TransportOptions } from '@skiff/oci/transports/types';
 
 /**
@@ -168,6 +167,8 @@ export async function readManifest(
   options: TransportOptions,
   signal?: AbortSignal,
 ): Promise<{ digest: Digest; raw: Buffer; mediaType: string } | undefined> {
+  // Every transport's code loads only here: a registry-to-registry sync never needs it.
+  const { parseImageName } = await import('@skiff/oci/transports/index');
   const ref = parseImageName(imageName);
   let source: Awaited<ReturnType<typeof ref.newSource>>;
   try {

@@ -15,7 +15,6 @@ import {
 } from '@skiff/oci/spec/media-types';
 import { hostPlatform, type PlatformSpec, selectPlatform } from '@skiff/oci/spec/platform';
 import type { Descriptor } from '@skiff/oci/spec/schemas';
-import { parseImageName } from '@skiff/oci/transports/index';
 import type { TransportOptions } from '@skiff/oci/transports/types';
 import { parseSyncConfig } from './config.js';
 import type { SyncDestinationTransport, SyncSourceTransport } from './naming.js';
@@ -440,6 +439,12 @@ class SyncRunner {
     if (o.dryRun) {
       return { ...base, ...(plan.expected ? { digest: plan.expected } : {}), action: 'copied', bytes: 0 };
     }
+    // The copy engine and the transports load with the first image to copy: an unchanged mirror
+    // never needs them.
+    const [{ copyImage }, { parseImageName }] = await Promise.all([
+      import('@skiff/oci/copy/copy'),
+      import('@skiff/oci/transports/index'),
+    ]);
     let source = parseImageName(item.source);
     if (plan.filter) source = withPlatformFilter(source, plan.filter);
     // The clients share the job's gate: a 429 inside a copy holds every request to that registry.
@@ -466,8 +471,6 @@ class SyncRunner {
       await mkdir(dirname(local[1] === 'oci' ? local[2]!.replace(/:[^/]*$/, '') : local[2]!), {
         recursive: true,
       });
-    // The copy engine loads with the first image to copy: an unchanged mirror never needs it.
-    const { copyImage } = await import('@skiff/oci/copy/copy');
     const result = await copyImage(source, parseImageName(item.destination), copyOptions);
     return { ...base, digest: result.digest, action: 'copied', bytes: result.bytesCopied };
   }
