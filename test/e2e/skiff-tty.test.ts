@@ -1,8 +1,8 @@
 import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FixtureImage, makeImage } from '../support/images.js';
-import { assertBuilt, ferry, makeSandbox, ok, type RunResult, run, type Sandbox } from './ferry-cli.js';
-import { assertSkiffBuilt, makeStore, SKIFF_BIN, skiff, type TestStore } from './skiff-cli.js';
+import { assertBuilt, FERRY_BIN, makeSandbox, ok, type RunResult, type Sandbox } from './ferry-cli.js';
+import { assertSkiffBuilt, makeStore, SKIFF_BIN, type TestStore } from './skiff-cli.js';
 
 /**
  * skiff's terminals end to end, as root: `run -t`/`-it` (a real pty from the runtime, or from
@@ -20,23 +20,26 @@ beforeAll(async () => {
   if (process.geteuid?.() !== 0) throw new Error('the skiff tty e2e suite needs root');
   await assertBuilt();
   await assertSkiffBuilt();
-  const probe = await run('script', ['--version']);
-  if (probe.code !== 0) throw new Error('the skiff tty e2e suite needs util-linux script');
   sb = await makeSandbox('skt-');
+  const probe = await runLive('script', ['--version']);
+  if (probe.code !== 0) throw new Error('the skiff tty e2e suite needs util-linux script');
   img = await makeImage(sb.path('layout'), { name: 'tty', config: { Env: ['PATH=/bin'], Cmd: ['sh'] } });
   store = await makeStore(sb, 'tty', 'overlay');
   await ok(
-    ferry(sb, [
+    runLive(process.execPath, [
+      FERRY_BIN,
       'copy',
       '-q',
       img.transportRef,
       `containers-storage:[overlay@${store.root}+${store.runroot}]${IMAGE}`,
     ]),
   );
+  // A running container for exec.
+  await ok(sk(['run', '-d', '--name', 'ex', IMAGE, 'sleep', '600']));
 });
 
 afterAll(async () => {
-  if (store) await skiff(sb, store, ['rm', '-f', '--all']).catch(() => {});
+  if (store) await sk(['rm', '-f', '--all']).catch(() => {});
   await sb?.cleanup();
 });
 
@@ -47,9 +50,22 @@ function skiffCmd(args: string[]): string {
   return [process.execPath, SKIFF_BIN, ...store.flags, ...args].map(q).join(' ');
 }
 
+/** Run to the end with `input` on stdin (a stdin the process closed early is not an error). */
+async function runLive(cmd: string, args: string[], input = ''): Promise<RunResult> {
+  const p = live(cmd, args);
+  p.child.stdin.end(input);
+  const code = await p.exit;
+  return { code, stdout: p.out(), stderr: p.err() };
+}
+
+/** skiff on this suite's store. */
+function sk(args: string[], input = ''): Promise<RunResult> {
+  return runLive(process.execPath, [SKIFF_BIN, ...store.flags, ...args], input);
+}
+
 /** Run a shell command line on a fresh pty (`script`); its exit code is the command's. */
 function onPty(line: string, input = ''): Promise<RunResult> {
-  return run('script', ['-qec', line, '/dev/null'], { env: sb.env, input, timeoutMs: 60_000 });
+  return runLive('script', ['-qec', line, '/dev/null'], input);
 }
 
 /** A process whose output can be awaited and whose stdin is written step by step. */
@@ -63,6 +79,7 @@ interface Live {
 
 function live(cmd: string, args: string[]): Live {
   const child = spawn(cmd, args, { env: sb.env, stdio: ['pipe', 'pipe', 'pipe'] });
+  child.stdin.on('error', () => {});
   let out = '';
   let err = '';
   child.stdout.setEncoding('utf8').on('data', (d: string) => {
@@ -99,9 +116,7 @@ async function until(fn: () => Promise<boolean>, timeoutMs = 15_000): Promise<vo
 }
 
 async function status(name: string): Promise<string> {
-  return (
-    await ok(skiff(sb, store, ['ps', '-a', '--filter', `name=^${name}$`, '--format', '{{.Status}}']))
-  ).trim();
+  return (await ok(sk(['ps', '-a', '--filter', `name=^${name}$`, '--format', '{{.Status}}']))).trim();
 }
 
 describe('skiff run -t / -i', () => {
@@ -113,6 +128,23 @@ describe('skiff run -t / -i', () => {
     expect(r.stdout).toMatch(/^\/dev\/pts\/\d+\r\n33 77\r\nT=xterm\r\n$/);
   });
 
+  it('-t follows the caller’s window size while it runs (SIGWINCH)', async () => {
+    // The container waits for the size to change; the shell resizes its terminal meanwhile.
+    const wait =
+      'busybox stty size; while [ "$(busybox stty size)" = "20 50" ]; do sleep 0.1; done; busybox stty size';
+    const resize = '(sleep 1; stty rows 40 cols 100 </dev/tty) &';
+    const r = await onPty(
+      `stty rows 20 cols 50; ${resize} ${skiffCmd(['run', '--rm', '-t', IMAGE, 'sh', '-c', wait])}`,
+    );
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.stdout).toMatch(/40 100\r\n$/);
+    const e = await onPty(
+      `stty rows 20 cols 50; ${resize} ${skiffCmd(['exec', '-t', 'ex', 'sh', '-c', wait])}`,
+    );
+    expect(e.code, e.stdout).toBe(0);
+    expect(e.stdout).toMatch(/40 100\r\n$/);
+  });
+
   it('without -t there is no tty', async () => {
     const r = await onPty(skiffCmd(['run', '--rm', IMAGE, 'busybox', 'tty']));
     expect(r.code).toBe(1);
@@ -120,22 +152,28 @@ describe('skiff run -t / -i', () => {
   });
 
   it('-it on a terminal: input reaches the shell, the caller’s terminal is restored after', async () => {
-    const r = await onPty(
+    const a = live('script', [
+      '-qec',
       `stty -g; ${skiffCmd(['run', '--rm', '-it', IMAGE, 'sh'])}; echo "rc=$?"; stty -g`,
-      'echo $((6*7)); exit 9\r',
-    );
-    const lines = r.stdout.split('\r\n');
-    expect(r.stdout).toContain('\r\n42\r\n');
-    expect(r.stdout).toContain('rc=9\r\n');
-    const modes = lines.filter((l) => /^[0-9a-f]+(:[0-9a-f]+){20,}$/.test(l));
+      '/dev/null',
+    ]);
+    await a.waitFor(/# /);
+    a.child.stdin.end('echo $((6*7)); exit 9\r');
+    expect(await a.exit).toBe(0);
+    const out = a.out();
+    expect(out).toContain('\r\n42\r\n');
+    expect(out).toContain('rc=9\r\n');
+    const modes = out.split('\r\n').filter((l) => /^[0-9a-f]+(:[0-9a-f]+){20,}$/.test(l));
     expect(modes).toHaveLength(2);
     expect(modes[1]).toBe(modes[0]);
   });
 
   it('-t without a terminal on stdin: conmon makes the pty and skiff relays it', async () => {
-    const r = await skiff(sb, store, [
+    const r = await sk([
       'run',
       '--rm',
+      '--name',
+      'tc',
       '-t',
       IMAGE,
       'sh',
@@ -144,38 +182,27 @@ describe('skiff run -t / -i', () => {
     ]);
     expect(r.code, r.stderr).toBe(4);
     expect(r.stdout).toMatch(/^\/dev\/pts\/\d+\r\ndone\r\n$/);
-    expect(await ok(skiff(sb, store, ['ps', '-a', '-q']))).toBe('');
+    expect(await ok(sk(['ps', '-a', '-q', '--filter', 'name=^tc$']))).toBe('');
   });
 
   it('-i forwards stdin (and its end) to the container', async () => {
-    const r = await skiff(sb, store, ['run', '--rm', '-i', IMAGE, 'sh', '-c', 'cat; echo end'], {
-      input: 'hello\nworld\n',
-    });
+    const r = await sk(['run', '--rm', '-i', IMAGE, 'sh', '-c', 'cat; echo end'], 'hello\nworld\n');
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('hello\nworld\nend\n');
   });
 
   it('-d -t: the container has a pty under conmon and its output is logged', async () => {
     const id = (
-      await ok(
-        skiff(sb, store, ['run', '-d', '-t', '--name', 'dt', IMAGE, 'sh', '-c', 'busybox tty; exit 2']),
-      )
+      await ok(sk(['run', '-d', '-t', '--name', 'dt', IMAGE, 'sh', '-c', 'busybox tty; exit 2']))
     ).trim();
     expect(id).toMatch(/^[0-9a-f]{64}$/);
-    expect((await ok(skiff(sb, store, ['wait', 'dt']))).trim()).toBe('2');
-    expect(await ok(skiff(sb, store, ['logs', 'dt']))).toMatch(/^\/dev\/pts\/\d+\r?\n/);
-    await ok(skiff(sb, store, ['rm', 'dt']));
+    expect((await ok(sk(['wait', 'dt']))).trim()).toBe('2');
+    expect(await ok(sk(['logs', 'dt']))).toMatch(/^\/dev\/pts\/\d+\r?\n/);
+    await ok(sk(['rm', 'dt']));
   });
 });
 
 describe('skiff exec', () => {
-  beforeAll(async () => {
-    await ok(skiff(sb, store, ['run', '-d', '--name', 'ex', IMAGE, 'sleep', '600']));
-  });
-  afterAll(async () => {
-    await skiff(sb, store, ['rm', '-f', 'ex']);
-  });
-
   it('-t allocates a pty of the caller’s size; without -t there is none', async () => {
     const r = await onPty(
       `stty rows 21 cols 55; ${skiffCmd(['exec', '-t', 'ex', 'sh', '-c', 'busybox tty; busybox stty size; exit 6'])}`,
@@ -188,10 +215,10 @@ describe('skiff exec', () => {
   });
 
   it('-i forwards stdin; -e, -u, -w set env, user and workdir', async () => {
-    const r = await skiff(sb, store, ['exec', '-i', 'ex', 'sh', '-c', 'cat; echo end'], { input: 'in\n' });
+    const r = await sk(['exec', '-i', 'ex', 'sh', '-c', 'cat; echo end'], 'in\n');
     expect(r.stdout).toBe('in\nend\n');
     const e = await ok(
-      skiff(sb, store, [
+      sk([
         'exec',
         '-e',
         'A=1',
@@ -209,16 +236,16 @@ describe('skiff exec', () => {
   });
 
   it('-d starts the process in the background and returns at once', async () => {
-    const r = await skiff(sb, store, ['exec', '-d', 'ex', 'sh', '-c', 'echo $$ > /tmp/bg.pid; sleep 300']);
+    const r = await sk(['exec', '-d', 'ex', 'sh', '-c', 'echo $$ > /tmp/bg.pid; sleep 300']);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe('');
     let pid = '';
     await until(async () => {
-      pid = (await skiff(sb, store, ['exec', 'ex', 'cat', '/tmp/bg.pid'])).stdout.trim();
+      pid = (await sk(['exec', 'ex', 'cat', '/tmp/bg.pid'])).stdout.trim();
       return /^\d+$/.test(pid);
     });
     // Still running after skiff exec -d returned.
-    const alive = await skiff(sb, store, ['exec', 'ex', 'sh', '-c', `test -d /proc/${pid} && echo alive`]);
+    const alive = await sk(['exec', 'ex', 'sh', '-c', `test -d /proc/${pid} && echo alive`]);
     expect(alive.stdout).toBe('alive\n');
   });
 });
@@ -226,7 +253,7 @@ describe('skiff exec', () => {
 describe('skiff attach / start -a', () => {
   it('shows a detached container’s output as it comes and returns its exit code', async () => {
     await ok(
-      skiff(sb, store, [
+      sk([
         'run',
         '-d',
         '--name',
@@ -239,30 +266,49 @@ describe('skiff attach / start -a', () => {
     );
     const a = live(process.execPath, [SKIFF_BIN, ...store.flags, 'attach', '--no-stdin', 'at']);
     await a.waitFor(/tick\n/);
-    await ok(skiff(sb, store, ['exec', 'at', 'sh', '-c', ': > /tmp/stop']));
+    await ok(sk(['exec', 'at', 'sh', '-c', ': > /tmp/stop']));
     expect(await a.exit).toBe(7);
     expect(a.out()).toMatch(/^(tick\n)+bye\n$/);
     expect(a.err()).toBe('oops\n');
     expect(await status('at')).toMatch(/^Exited \(7\)/);
     // Attaching to a container that is not running is an error (125).
-    const r = await skiff(sb, store, ['attach', 'at']);
+    const r = await sk(['attach', 'at']);
     expect(r.code).toBe(125);
     expect(r.stderr).toContain('you can only attach to running containers');
-    await ok(skiff(sb, store, ['rm', 'at']));
+    await ok(sk(['rm', 'at']));
+  });
+
+  it('proxies signals to the container (--sig-proxy, default true)', async () => {
+    await ok(
+      sk([
+        'run',
+        '-d',
+        '--name',
+        'sig',
+        IMAGE,
+        'sh',
+        '-c',
+        'trap "echo got TERM; exit 42" TERM; while :; do echo ready; sleep 0.2; done',
+      ]),
+    );
+    const a = live(process.execPath, [SKIFF_BIN, ...store.flags, 'attach', '--no-stdin', 'sig']);
+    await a.waitFor(/ready\n/);
+    a.child.kill('SIGTERM');
+    expect(await a.exit).toBe(42);
+    expect(a.out()).toMatch(/got TERM\n$/);
+    await ok(sk(['rm', 'sig']));
   });
 
   it('forwards stdin to a -d -i container', async () => {
-    await ok(
-      skiff(sb, store, ['run', '-d', '-i', '--name', 'ai', IMAGE, 'sh', '-c', 'read x; echo got $x; exit 5']),
-    );
-    const r = await skiff(sb, store, ['attach', 'ai'], { input: 'hello\n' });
+    await ok(sk(['run', '-d', '-i', '--name', 'ai', IMAGE, 'sh', '-c', 'read x; echo got $x; exit 5']));
+    const r = await sk(['attach', 'ai'], 'hello\n');
     expect(r.code, r.stderr).toBe(5);
     expect(r.stdout).toBe('got hello\n');
-    await ok(skiff(sb, store, ['rm', 'ai']));
+    await ok(sk(['rm', 'ai']));
   });
 
   it('-dit: attach on a terminal takes input, follows the window size, and detaches with ctrl-p,ctrl-q', async () => {
-    await ok(skiff(sb, store, ['run', '-dit', '--name', 'ash', IMAGE, 'sh']));
+    await ok(sk(['run', '-dit', '--name', 'ash', IMAGE, 'sh']));
     const a = live('script', [
       '-qec',
       `stty rows 44 cols 88; ${skiffCmd(['attach', 'ash'])}; echo "rc=$?"`,
@@ -279,18 +325,18 @@ describe('skiff attach / start -a', () => {
     const r = await onPty(`${skiffCmd(['attach', 'ash'])}; echo "rc=$?"`, 'exit 3\r');
     expect(r.stdout).toContain('rc=3');
     expect(await status('ash')).toMatch(/^Exited \(3\)/);
-    await ok(skiff(sb, store, ['rm', 'ash']));
+    await ok(sk(['rm', 'ash']));
   });
 
   it('start -a of a -t container without a terminal relays its pty; start -a -i forwards stdin', async () => {
-    await ok(skiff(sb, store, ['create', '--name', 'st', '-t', IMAGE, 'sh', '-c', 'busybox tty; exit 8']));
-    const r = await skiff(sb, store, ['start', '-a', 'st']);
+    await ok(sk(['create', '--name', 'st', '-t', IMAGE, 'sh', '-c', 'busybox tty; exit 8']));
+    const r = await sk(['start', '-a', 'st']);
     expect(r.code, r.stderr).toBe(8);
     expect(r.stdout).toMatch(/^\/dev\/pts\/\d+\r\n$/);
-    await ok(skiff(sb, store, ['create', '--name', 'si', '-i', IMAGE, 'sh', '-c', 'read x; echo got $x']));
-    const i = await skiff(sb, store, ['start', '-a', '-i', 'si'], { input: 'there\n' });
+    await ok(sk(['create', '--name', 'si', '-i', IMAGE, 'sh', '-c', 'read x; echo got $x']));
+    const i = await sk(['start', '-a', '-i', 'si'], 'there\n');
     expect(i.code, i.stderr).toBe(0);
     expect(i.stdout).toBe('got there\n');
-    await ok(skiff(sb, store, ['rm', 'st', 'si']));
+    await ok(sk(['rm', 'st', 'si']));
   });
 });
