@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { type FixtureImage, makeImage } from '../support/images.js';
@@ -83,4 +83,108 @@ it('podman load reads what skiff save wrote', async () => {
   const loaded = await ok(podman(['load', '-q', '-i', file]), 'podman load');
   expect(loaded).toContain(`${reg.host}/interop/p:1`);
   expect((await ok(podman(['images', '-q', '--no-trunc']))).trim()).toBe(`sha256:${id}`);
+});
+
+it('an image podman built runs under skiff with the output podman gives it; inspect uses podman field names', async () => {
+  const ctx = sb.path('build-ctx');
+  await mkdir(ctx, { recursive: true });
+  await writeFile(
+    join(ctx, 'Containerfile'),
+    [
+      `FROM ${reg.host}/interop/p:1`,
+      'ENV GREETING=hello PATH=/bin',
+      'WORKDIR /srv',
+      'RUN echo built-by-podman > /srv/f && mkdir -p /srv/sub',
+      'USER 1:1',
+      'CMD ["sh", "-c", "echo $GREETING; cat f; pwd; id; ls /srv"]',
+      '',
+    ].join('\n'),
+  );
+  await ok(
+    podman([
+      'build',
+      '-q',
+      OFF,
+      '--network',
+      'none',
+      '-t',
+      'localhost/interop/built:1',
+      '-f',
+      join(ctx, 'Containerfile'),
+      ctx,
+    ]),
+    'podman build',
+  );
+  const file = sb.path('built.tar');
+  await ok(podman(['save', '-q', '-o', file, 'localhost/interop/built:1']), 'podman save');
+  const store = await makeStore(sb, 'built', 'overlay');
+  await ok(skiff(sb, store, ['load', '-q', '-i', file]));
+
+  for (const extra of [
+    [],
+    ['-e', 'GREETING=hi', '-w', '/', '-u', '0'],
+    ['--entrypoint', 'sh', '-u', '2:3'],
+  ]) {
+    const args =
+      extra[0] === '--entrypoint'
+        ? [
+            'run',
+            '--rm',
+            '--network',
+            'none',
+            ...extra,
+            'localhost/interop/built:1',
+            '-c',
+            'id; echo $GREETING',
+          ]
+        : ['run', '--rm', '--network', 'none', ...extra, 'localhost/interop/built:1'];
+    const theirs = await ok(podman(args), `podman ${args.join(' ')}`);
+    const ours = await skiff(sb, store, args);
+    expect(ours.code, ours.stderr).toBe(0);
+    expect(ours.stdout, args.join(' ')).toBe(theirs);
+  }
+  expect(
+    (await skiff(sb, store, ['run', '--rm', 'localhost/interop/built:1', 'sh', '-c', 'exit 3'])).code,
+  ).toBe(3);
+
+  // The fields scripts read from `inspect`, as podman names them, with the same values.
+  const create = [
+    'create',
+    '--name',
+    'insp',
+    '--network',
+    'none',
+    '-e',
+    'A=1',
+    '--label',
+    'tier=web',
+    'localhost/interop/built:1',
+  ];
+  await ok(podman(create));
+  await ok(skiff(sb, store, create));
+  const fields =
+    '{{.Name}}|{{.State.Status}}|{{.State.Running}}|{{.State.ExitCode}}|{{.Config.Cmd}}|{{.Config.WorkingDir}}|{{.Config.User}}|{{index .Config.Labels "tier"}}|{{.ImageName}}|{{.HostConfig.AutoRemove}}';
+  const theirs = await ok(podman(['container', 'inspect', '--format', fields, 'insp']));
+  expect(await ok(skiff(sb, store, ['container', 'inspect', '--format', fields, 'insp']))).toBe(theirs);
+  const keys = (json: string) => Object.keys((JSON.parse(json) as Record<string, unknown>[])[0] ?? {});
+  const podmanKeys = keys(await ok(podman(['container', 'inspect', 'insp'])));
+  const skiffKeys = keys(await ok(skiff(sb, store, ['container', 'inspect', 'insp'])));
+  for (const k of [
+    'Id',
+    'Created',
+    'Path',
+    'Args',
+    'State',
+    'Image',
+    'ImageName',
+    'Name',
+    'Mounts',
+    'Config',
+    'HostConfig',
+  ]) {
+    expect(podmanKeys, k).toContain(k);
+    expect(skiffKeys, k).toContain(k);
+  }
+  await ok(podman(['rm', 'insp']));
+  await ok(skiff(sb, store, ['rm', 'insp']));
 });

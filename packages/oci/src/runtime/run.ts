@@ -21,12 +21,18 @@ import type { ImageConfig } from '../spec/schemas.js';
 import type { StoreLocation } from '../storage/config.js';
 import { mkdirs, processAlive } from '../storage/fs-util.js';
 import { inUserNamespace, type Store } from '../storage/store.js';
-import type { ContainerDb, ContainerRecord } from './containers.js';
+import { type ContainerDb, type ContainerRecord, containerPaths, refreshRecord } from './containers.js';
 import type { OciRuntime } from './discovery.js';
 import { execFile, exitCodeOf, signalNumber } from './exec.js';
 import { checkCommandInRoot, findInitBinary, hostFacts, loadSeccompProfile, readFileInRoot } from './host.js';
 import { ALL_CAPABILITIES } from './options.js';
-import { generateRuntimeSpec, type HostFacts, type RunSpecOptions, type RuntimeSpec } from './spec.js';
+import {
+  containerUserEntries,
+  generateRuntimeSpec,
+  type HostFacts,
+  type RunSpecOptions,
+  type RuntimeSpec,
+} from './spec.js';
 import {
   attachVolumes,
   discardVolumes,
@@ -37,46 +43,7 @@ import {
   type VolumePlan,
 } from './volumes.js';
 
-export interface ContainerPaths {
-  /** Persistent per-container directory under the store root. */
-  dataDir: string;
-  upperDir: string;
-  workDir: string;
-  /** vfs: the container's own full copy of the image. */
-  vfsRootfs: string;
-  logFile: string;
-  /** The bundle (volatile, under the runroot). */
-  bundle: string;
-  configFile: string;
-  /** Where the rootfs is mounted (overlay) — the spec's root.path. */
-  rootfsMount: string;
-  pidFile: string;
-  conmonPidFile: string;
-  exitDir: string;
-  exitFile: string;
-  socketDir: string;
-}
-
-export function containerPaths(location: StoreLocation, id: string): ContainerPaths {
-  const dataDir = join(location.root, 'containers', id);
-  const bundle = join(location.runroot, 'containers', id);
-  const exitDir = join(location.runroot, 'exits');
-  return {
-    dataDir,
-    upperDir: join(dataDir, 'diff'),
-    workDir: join(dataDir, 'work'),
-    vfsRootfs: join(dataDir, 'rootfs'),
-    logFile: join(dataDir, 'userdata', 'ctr.log'),
-    bundle,
-    configFile: join(bundle, 'config.json'),
-    rootfsMount: join(bundle, 'rootfs'),
-    pidFile: join(bundle, 'pidfile'),
-    conmonPidFile: join(bundle, 'conmon.pid'),
-    exitDir,
-    exitFile: join(exitDir, id),
-    socketDir: join(location.runroot, 'socket'),
-  };
-}
+export { type ContainerPaths, containerPaths, refreshRecord } from './containers.js';
 
 /** The runtime's state directory (its --root) for this store. */
 export function runtimeStateDir(location: StoreLocation, runtime: Pick<OciRuntime, 'name'>): string {
@@ -341,14 +308,22 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       gid: draft.process.user.gid,
       ...(specOptions.userns ? { userns: specOptions.userns } : {}),
     });
-    const etc = {
-      hosts: join(paths.bundle, 'hosts'),
-      resolvConf: join(paths.bundle, 'resolv.conf'),
-      hostname: join(paths.bundle, 'hostname'),
-    };
-    writeFileAtomic(etc.hosts, etcHosts(draft.hostname, rec.name, specOptions.network));
-    writeFileAtomic(etc.resolvConf, resolvConf());
-    writeFileAtomic(etc.hostname, `${draft.hostname ?? ''}\n`);
+    const etc: NonNullable<RunSpecOptions['etcFiles']> = {};
+    for (const [key, name, text] of [
+      ['hosts', 'hosts', etcHosts(draft.hostname, rec.name, specOptions.network)],
+      ['resolvConf', 'resolv.conf', resolvConf()],
+      ['hostname', 'hostname', `${draft.hostname ?? ''}\n`],
+    ] as const) {
+      etc[key] = join(paths.bundle, name);
+      writeFileAtomic(etc[key], text);
+    }
+    const entries = containerUserEntries(passwd, group, draft.process.user, draft.process.cwd);
+    for (const name of ['passwd', 'group'] as const) {
+      const text = entries[name];
+      if (text === undefined) continue;
+      etc[name] = join(paths.bundle, name);
+      writeFileAtomic(etc[name], text);
+    }
     const spec: RuntimeSpec = generateRuntimeSpec({
       image: imageConfig,
       passwd,
@@ -478,7 +453,9 @@ export async function startAttached(
   if (rec.status === 'running') throw new SkiffError('IN_USE', `container ${rec.name} is already running`);
   const paths = containerPaths(store.location, rec.id);
   await mountContainerRootfs(store, db, rec);
-  fs.rmSync(paths.exitFile, { force: true });
+  // The record keeps no PID of an attached container: readers take it from the runtime's pid
+  // file (refreshRecord), so a stale one from an earlier run must not be there.
+  for (const f of [paths.exitFile, paths.pidFile]) fs.rmSync(f, { force: true });
   mkdirs(runtimeStateDir(store.location, runtime), 0o700);
   if (options.consoleSize) applyConsoleSize(store.location, rec.id, options.consoleSize);
   const args = [
@@ -514,7 +491,6 @@ export async function startAttached(
         });
       }
       let exited = false;
-      let poll: NodeJS.Timeout | undefined;
       const onAbort = () => {
         // The runtime may not have created the container yet: retry until it has, or it ended.
         const tryKill = async () => {
@@ -532,28 +508,16 @@ export async function startAttached(
         void tryKill();
       };
       child.on('spawn', () => {
+        // One transaction, while the runtime creates the container (this process is its monitor).
         db.update(rec.id, { status: 'running', started, monitorPid: process.pid });
         if (options.signal?.aborted) onAbort();
         else options.signal?.addEventListener('abort', onAbort, { once: true });
-        // The container's PID, once the runtime has written it.
-        let tries = 0;
-        poll = setInterval(() => {
-          if (++tries > 500) clearInterval(poll);
-          try {
-            const pid = Number(fs.readFileSync(paths.pidFile, 'utf8').trim());
-            if (pid > 0) {
-              clearInterval(poll);
-              if (!exited) db.update(rec.id, { pid }, ['running']);
-            }
-          } catch {}
-        }, 10);
       });
       child.on('error', (err) =>
         reject(new SkiffError('RUNTIME', `cannot run ${runtime.path}: ${err.message}`, { cause: err })),
       );
       child.on('close', (c, sig) => {
         exited = true;
-        if (poll) clearInterval(poll);
         options.signal?.removeEventListener('abort', onAbort);
         resolve(exitCodeOf(c, sig));
       });
@@ -563,9 +527,20 @@ export async function startAttached(
     await unmountContainerRootfs(store.location, rec.id).catch(() => {});
     throw err;
   }
+  if (options.remove) {
+    // --rm: the exit is not recorded, the record goes: unmount, files, then one transaction.
+    // Until then the record says running with this process as its monitor, so no one else
+    // starts or removes it meanwhile.
+    try {
+      await deleteContainer(store, db, runtime, rec, {});
+    } catch (err) {
+      db.update(rec.id, { status: 'exited', finished: new Date(), exitCode: code, clearPid: true });
+      throw err;
+    }
+    return code;
+  }
   db.update(rec.id, { status: 'exited', finished: new Date(), exitCode: code, clearPid: true });
   await unmountContainerRootfs(store.location, rec.id).catch(() => {});
-  if (options.remove) await removeContainer(store, db, runtime, rec.id, { force: true });
   return code;
 }
 
@@ -767,33 +742,12 @@ export async function startDetached(
 }
 
 /**
- * Bring the record up to date with reality: a `running` container whose conmon wrote an exit
- * file (or whose monitor and process are gone) becomes `exited` with that code and time.
+ * The record, brought up to date with reality (see refreshRecord): a `running` container whose
+ * conmon wrote an exit file (or whose monitor and process are gone) becomes `exited`.
  */
 export function refreshContainer(store: Store, db: ContainerDb, id: string): ContainerRecord | undefined {
   const rec = db.get(id);
-  if (!rec || rec.status !== 'running') return rec;
-  const paths = containerPaths(store.location, rec.id);
-  let code: number | undefined;
-  let finished: Date | undefined;
-  try {
-    const text = fs.readFileSync(paths.exitFile, 'utf8').trim();
-    if (/^-?\d+$/.test(text)) {
-      code = Number(text);
-      finished = fs.statSync(paths.exitFile).mtime;
-    }
-  } catch {}
-  if (code === undefined) {
-    const monitorAlive = rec.monitorPid !== undefined && processAlive(rec.monitorPid);
-    if (monitorAlive) return rec;
-    if (rec.pid !== undefined && processAlive(rec.pid)) return rec;
-    // Monitor and process gone without a word: the exit code is unknown (podman says -1 → 137? keep 255).
-    code = 255;
-    finished = new Date();
-  }
-  return db.update(rec.id, { status: 'exited', exitCode: code, finished: finished as Date, clearPid: true }, [
-    'running',
-  ]);
+  return rec ? refreshRecord(store.location, db, rec) : undefined;
 }
 
 /** Wait until the container is no longer running; resolves with its exit code. */
@@ -893,6 +847,21 @@ export async function removeContainer(
     }
   }
   db.update(rec.id, { status: 'removing' });
+  await deleteContainer(store, db, runtime, rec, options);
+}
+
+/**
+ * Delete a container that no longer runs: the runtime's state when some is left, its files
+ * (unmounting the rootfs), its record (one transaction), and with `volumes` (default: whether it
+ * was created with --rm) its anonymous volumes that no other container uses.
+ */
+async function deleteContainer(
+  store: Store,
+  db: ContainerDb,
+  runtime: OciRuntime,
+  rec: ContainerRecord,
+  options: { volumes?: boolean },
+): Promise<void> {
   // `RUNTIME run` deletes its own state on exit; only call `delete` when some is left.
   if (fs.existsSync(join(runtimeStateDir(store.location, runtime), rec.id))) {
     await execFile(runtime.path, [...runtimeArgs(store.location, runtime), 'delete', '--force', rec.id], {

@@ -142,8 +142,11 @@ export interface RunSpecOptions {
   annotations?: Record<string, string>;
   /** Run catatonit as PID 1: the host path of the binary to bind-mount at /run/podman-init. */
   initPath?: string;
-  /** Host files bind-mounted at /etc/hosts, /etc/resolv.conf, /etc/hostname (made by the caller). */
-  etcFiles?: { hosts?: string; resolvConf?: string; hostname?: string };
+  /**
+   * Host files bind-mounted at /etc/hosts, /etc/resolv.conf, /etc/hostname, and /etc/passwd and
+   * /etc/group when the container's user needs entries the image lacks (made by the caller).
+   */
+  etcFiles?: { hosts?: string; resolvConf?: string; hostname?: string; passwd?: string; group?: string };
   stopSignal?: string;
   /** Recorded in annotations as podman does. */
   autoRemove?: boolean;
@@ -330,7 +333,34 @@ export function resolveUser(
     }
     if (!additional.includes(id)) additional.push(id);
   }
-  return { uid, gid, additionalGids: additional, home: entry?.home ?? '/' };
+  // As podman: the primary group is also a supplementary one (`id` lists it under groups=).
+  return {
+    uid,
+    gid,
+    additionalGids: [gid, ...additional.filter((g) => g !== gid)],
+    home: entry?.home ?? '/',
+  };
+}
+
+/**
+ * The image's /etc/passwd and /etc/group with an entry added for a container user or group
+ * they lack, as podman adds them (named by the number, home the working directory); undefined
+ * where the image's file is fine as it is.
+ */
+export function containerUserEntries(
+  passwd: string | undefined,
+  group: string | undefined,
+  user: { uid: number; gid: number },
+  workdir: string,
+): { passwd?: string; group?: string } {
+  const out: { passwd?: string; group?: string } = {};
+  const withLine = (text: string | undefined, line: string) =>
+    `${text === undefined || text === '' || text.endsWith('\n') ? (text ?? '') : `${text}\n`}${line}\n`;
+  if (!parsePasswd(passwd).some((u) => u.uid === user.uid))
+    out.passwd = withLine(passwd, `${user.uid}:*:${user.uid}:${user.gid}:container user:${workdir}:/bin/sh`);
+  if (!parseGroup(group).some((g) => g.gid === user.gid))
+    out.group = withLine(group, `${user.gid}:x:${user.gid}:${user.uid}`);
+  return out;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -552,6 +582,8 @@ function defaultMounts(o: RunSpecOptions): SpecMount[] {
     ['/etc/hosts', etc.hosts],
     ['/etc/resolv.conf', etc.resolvConf],
     ['/etc/hostname', etc.hostname],
+    ['/etc/passwd', etc.passwd],
+    ['/etc/group', etc.group],
   ];
   for (const [dest, src] of etcMounts)
     if (src) mounts.push({ destination: dest, type: 'bind', source: src, options: ['bind', 'rprivate'] });

@@ -7,6 +7,7 @@ import {
   type SeccompProfile,
 } from '../../src/runtime/seccomp.js';
 import {
+  containerUserEntries,
   generateRuntimeSpec,
   type HostFacts,
   type RunSpecOptions,
@@ -266,43 +267,43 @@ describe('generateRuntimeSpec: process', () => {
     expect(resolveUser(undefined, PASSWD, GROUP)).toEqual({
       uid: 0,
       gid: 0,
-      additionalGids: [],
+      additionalGids: [0],
       home: '/root',
     });
     expect(resolveUser('app', PASSWD, GROUP)).toEqual({
       uid: 1000,
       gid: 1000,
-      additionalGids: [10, 29],
+      additionalGids: [1000, 10, 29],
       home: '/home/app',
     });
     expect(resolveUser('1000', PASSWD, GROUP)).toEqual({
       uid: 1000,
       gid: 1000,
-      additionalGids: [10, 29],
+      additionalGids: [1000, 10, 29],
       home: '/home/app',
     });
     expect(resolveUser('app:staff', PASSWD, GROUP)).toEqual({
       uid: 1000,
       gid: 50,
-      additionalGids: [],
+      additionalGids: [50],
       home: '/home/app',
     });
     expect(resolveUser('4000:4001', PASSWD, GROUP)).toEqual({
       uid: 4000,
       gid: 4001,
-      additionalGids: [],
+      additionalGids: [4001],
       home: '/',
     });
     expect(resolveUser('4000', undefined, undefined)).toEqual({
       uid: 4000,
       gid: 0,
-      additionalGids: [],
+      additionalGids: [0],
       home: '/',
     });
     expect(resolveUser('daemon', PASSWD, GROUP, ['audio', '77', 'wheel'])).toEqual({
       uid: 1,
       gid: 1,
-      additionalGids: [10, 29, 77],
+      additionalGids: [1, 10, 29, 77],
       home: '/usr/sbin',
     });
     rejects(() => resolveUser('ghost', PASSWD, GROUP), '--user ghost', 'unable to find user ghost');
@@ -312,9 +313,27 @@ describe('generateRuntimeSpec: process', () => {
     rejects(() => resolveUser('a:b:c', PASSWD, GROUP), '--user');
   });
 
+  it('adds passwd and group entries for a container user the image lacks, as podman does', () => {
+    expect(containerUserEntries(PASSWD, GROUP, { uid: 1000, gid: 1000 }, '/srv')).toEqual({});
+    const added = containerUserEntries(PASSWD, GROUP, { uid: 4000, gid: 4001 }, '/srv');
+    expect(added.passwd).toBe(
+      `${PASSWD.endsWith('\n') ? PASSWD : `${PASSWD}\n`}4000:*:4000:4001:container user:/srv:/bin/sh\n`,
+    );
+    expect(added.group).toBe(`${GROUP.endsWith('\n') ? GROUP : `${GROUP}\n`}4001:x:4001:4000\n`);
+    expect(containerUserEntries(undefined, undefined, { uid: 2, gid: 3 }, '/')).toEqual({
+      passwd: '2:*:2:3:container user:/:/bin/sh\n',
+      group: '3:x:3:2\n',
+    });
+  });
+
   it('takes the user from the image, and names the image in errors', () => {
     const img: ImageConfig = { ...IMAGE, config: { ...IMAGE.config, User: 'app' } };
-    expect(gen({}, img).process.user).toEqual({ uid: 1000, gid: 1000, umask: 18, additionalGids: [10, 29] });
+    expect(gen({}, img).process.user).toEqual({
+      uid: 1000,
+      gid: 1000,
+      umask: 18,
+      additionalGids: [1000, 10, 29],
+    });
     expect(gen({ user: '0' }, img).process.user.uid).toBe(0);
     rejects(() => gen({}, { ...IMAGE, config: { ...IMAGE.config, User: 'ghost' } }), "the image's User");
   });
