@@ -21,10 +21,11 @@ import { parseImageName } from '../packages/oci/src/transports/index.js';
 import { makeImage } from '../test/support/images.js';
 import { startRegistry, type TestRegistry } from '../test/support/registry.js';
 import { FIXED_MTIME, type TarEntrySpec, tarStream } from '../test/support/tar.js';
+import { containersSection, writeContainersSection } from './containers.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-/** Which sections to run: copy (issue 2), sync (issue 3), skiff (issue 4); default all. */
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'copy,sync,skiff').split(','));
+/** Which sections to run: copy (issue 2), sync (issue 3), skiff (issue 4), containers (issue 5); default all. */
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'copy,sync,skiff,containers').split(','));
 const ROOT = join(import.meta.dirname, '..');
 const FERRY = join(ROOT, 'apps', 'copy', 'bin', 'run.js');
 const SKIFF = join(ROOT, 'apps', 'run', 'bin', 'run.js');
@@ -434,9 +435,13 @@ function writeResults(): void {
   // A run of some sections keeps the other sections' tables from the last full run.
   const file = join(ROOT, 'bench', 'RESULTS.md');
   const previous = existsSync(file) ? readFileSync(file, 'utf8') : '';
-  const skiffAt = previous.indexOf('\n## skiff');
-  const previousFerry = (skiffAt >= 0 ? previous.slice(0, skiffAt + 1) : previous).trimEnd();
-  const previousSkiff = skiffAt >= 0 ? previous.slice(skiffAt + 1).trimEnd() : '';
+  // The containers table (bench/containers.ts) is kept here and rewritten after, when it ran.
+  const containersAt = previous.indexOf('\n## skiff containers');
+  const previousContainers = containersAt >= 0 ? previous.slice(containersAt + 1).trimEnd() : '';
+  const rest = containersAt >= 0 ? previous.slice(0, containersAt) : previous;
+  const skiffAt = rest.indexOf('\n## skiff');
+  const previousFerry = (skiffAt >= 0 ? rest.slice(0, skiffAt + 1) : rest).trimEnd();
+  const previousSkiff = skiffAt >= 0 ? rest.slice(skiffAt + 1).trimEnd() : '';
   const ferry = [
     '# Benchmarks: ferry beside skopeo',
     '',
@@ -467,6 +472,7 @@ function writeResults(): void {
   const parts = [
     rows.length > 0 ? ferry.join('\n') : previousFerry,
     peerRows.length > 0 ? skiff.join('\n') : previousSkiff,
+    previousContainers,
   ].filter((x) => x !== '');
   writeFileSync(file, `${parts.join('\n\n')}\n`);
   console.log('bench: wrote bench/RESULTS.md');
@@ -477,6 +483,16 @@ try {
   if (ONLY.has('sync')) await syncSection(src, dst);
   if (ONLY.has('skiff')) await skiffSection(src);
   writeResults();
+  if (ONLY.has('containers')) {
+    const lines = await containersSection({
+      work,
+      skiffBin: SKIFF,
+      ferryBin: FERRY,
+      runs: RUNS,
+      env: cleanEnv,
+    });
+    writeContainersSection(join(ROOT, 'bench', 'RESULTS.md'), lines);
+  }
 } finally {
   await src.stop();
   await dst.stop();
