@@ -7,10 +7,12 @@
  */
 
 import { randomBytes } from 'node:crypto';
+import * as fs from 'node:fs';
 import { join } from 'node:path';
 import { SkiffError } from '../errors.js';
+import type { StoreLocation } from '../storage/config.js';
 import { type Db, openDb } from '../storage/db.js';
-import { ioError } from '../storage/fs-util.js';
+import { ioError, processAlive } from '../storage/fs-util.js';
 
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS container_state (
@@ -164,6 +166,117 @@ export interface NewContainer {
   config: unknown;
 }
 
+export interface ContainerPaths {
+  /** Persistent per-container directory under the store root. */
+  dataDir: string;
+  upperDir: string;
+  workDir: string;
+  /** vfs: the container's own full copy of the image. */
+  vfsRootfs: string;
+  logFile: string;
+  /** The bundle (volatile, under the runroot). */
+  bundle: string;
+  configFile: string;
+  /** Where the rootfs is mounted (overlay) — the spec's root.path. */
+  rootfsMount: string;
+  pidFile: string;
+  conmonPidFile: string;
+  exitDir: string;
+  exitFile: string;
+  socketDir: string;
+}
+
+/**
+ * Where a container's files are: persistent STORE_ROOT/containers/ID/{diff,work,userdata/ctr.log}
+ * (vfs: rootfs/), volatile RUNROOT/containers/ID/ (the bundle: config.json, rootfs mount point,
+ * pid files, /etc/hosts, resolv.conf, hostname), RUNROOT/exits/ID (conmon's exit file).
+ */
+export function containerPaths(location: StoreLocation, id: string): ContainerPaths {
+  const dataDir = join(location.root, 'containers', id);
+  const bundle = join(location.runroot, 'containers', id);
+  const exitDir = join(location.runroot, 'exits');
+  return {
+    dataDir,
+    upperDir: join(dataDir, 'diff'),
+    workDir: join(dataDir, 'work'),
+    vfsRootfs: join(dataDir, 'rootfs'),
+    logFile: join(dataDir, 'userdata', 'ctr.log'),
+    bundle,
+    configFile: join(bundle, 'config.json'),
+    rootfsMount: join(bundle, 'rootfs'),
+    pidFile: join(bundle, 'pidfile'),
+    conmonPidFile: join(bundle, 'conmon.pid'),
+    exitDir,
+    exitFile: join(exitDir, id),
+    socketDir: join(location.runroot, 'socket'),
+  };
+}
+
+/** The PID the runtime wrote to the bundle's pid file (undefined before it has, or after removal). */
+export function runtimePid(location: StoreLocation, id: string): number | undefined {
+  try {
+    const pid = Number(fs.readFileSync(containerPaths(location, id).pidFile, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Bring a record up to date with reality: a `running` container whose conmon wrote an exit
+ * file (or whose monitor and process are gone) becomes `exited` with that code and time. A
+ * running container started attached has its PID in the runtime's pid file, read here (the
+ * record keeps none). Other records are returned as they are, without touching the disk.
+ */
+export function refreshRecord(
+  location: StoreLocation,
+  db: ContainerDb,
+  rec: ContainerRecord,
+): ContainerRecord {
+  if (rec.status !== 'running' && rec.status !== 'paused') return rec;
+  if (rec.pid === undefined) {
+    const pid = runtimePid(location, rec.id);
+    if (pid !== undefined) rec = { ...rec, pid };
+  }
+  if (rec.status !== 'running') return rec;
+  const exitFile = containerPaths(location, rec.id).exitFile;
+  let code: number | undefined;
+  let finished: Date | undefined;
+  try {
+    const text = fs.readFileSync(exitFile, 'utf8').trim();
+    if (/^-?\d+$/.test(text)) {
+      code = Number(text);
+      finished = fs.statSync(exitFile).mtime;
+    }
+  } catch {}
+  if (code === undefined) {
+    if (rec.monitorPid !== undefined && processAlive(rec.monitorPid)) return rec;
+    if (rec.pid !== undefined && processAlive(rec.pid)) return rec;
+    // Monitor and process gone without a word: the exit code is unknown.
+    code = 255;
+    finished = new Date();
+  }
+  return (
+    db.update(rec.id, { status: 'exited', exitCode: code, finished: finished as Date, clearPid: true }, [
+      'running',
+    ]) ?? rec
+  );
+}
+
+/**
+ * Every container of the store at `location`, refreshed, oldest first; none when the store has
+ * no database yet (nothing is created). Opens only the container records, not the store.
+ */
+export function listContainers(location: StoreLocation): ContainerRecord[] {
+  if (!fs.existsSync(join(location.root, 'skiff.db'))) return [];
+  const db = ContainerDb.open(location.root);
+  try {
+    return db.list().map((rec) => refreshRecord(location, db, rec));
+  } finally {
+    db.close();
+  }
+}
+
 export class ContainerDb {
   private constructor(private readonly db: Db) {}
 
@@ -175,7 +288,9 @@ export class ContainerDb {
         join(storeRoot, 'skiff.db'),
         options.busyTimeoutMs !== undefined ? { busyTimeoutMs: options.busyTimeoutMs } : {},
       );
-      db.transaction(() => db.exec(SCHEMA)).immediate();
+      // A read first: the write lock only when the table is missing (the first open of a store).
+      if (!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'container_state'").get())
+        db.transaction(() => db.exec(SCHEMA)).immediate();
     } catch (err) {
       throw ioError(err, `cannot open the container database of storage root ${storeRoot}`);
     }

@@ -96,6 +96,8 @@ export async function mountContainerRootfs(
   rec: Pick<ContainerRecord, 'id' | 'imageId'>,
 ): Promise<string> {
   const paths = containerPaths(store.location, rec.id);
+  // Already mounted (run right after create, start of a stopped container): nothing to look up.
+  if (store.location.driver !== 'vfs' && isMountPoint(paths.rootfsMount)) return paths.rootfsMount;
   const image = store.getImage(rec.imageId);
   if (!image)
     throw new SkiffError(
@@ -260,16 +262,28 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   );
   const id = randomBytes(32).toString('hex');
   const paths = containerPaths(store.location, id);
-  const rec = db.create({
-    id,
-    ...(options.name !== undefined ? { name: options.name } : {}),
-    imageId: image.id,
-    ...(image.names.includes(options.image) ? { imageName: options.image } : {}),
-    ...(image.layers.length ? { layer: image.layers.at(-1) as string } : {}),
-    runtime: runtime.path,
-    bundle: paths.bundle,
-    config: withVolumeNames(options.config, plan),
-  });
+  // The rootfs is mounted (an exec of mount, or cp for vfs) while the record is written (one
+  // transaction: its fsync and the mount overlap). Both are undone when either fails.
+  mkdirs(paths.bundle, 0o700);
+  const mounting = mountContainerRootfs(store, db, { id, imageId: image.id });
+  mounting.catch(() => {}); // awaited below
+  let rec: ContainerRecord;
+  try {
+    rec = db.create({
+      id,
+      ...(options.name !== undefined ? { name: options.name } : {}),
+      imageId: image.id,
+      ...(image.names.includes(options.image) ? { imageName: options.image } : {}),
+      ...(image.layers.length ? { layer: image.layers.at(-1) as string } : {}),
+      runtime: runtime.path,
+      bundle: paths.bundle,
+      config: withVolumeNames(options.config, plan),
+    });
+  } catch (err) {
+    await mounting.catch(() => {});
+    await destroyContainerFiles(store.location, id).catch(() => {});
+    throw err;
+  }
   let createdVolumes: string[] = [];
   try {
     createdVolumes = attachVolumes(store.location, plan);
@@ -286,9 +300,8 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       fs.chmodSync(upper, st.mode & 0o7777);
       m.overlayDirs = { upper, work, ...(inUserNamespace() ? { userxattr: true } : {}) };
     });
-    mkdirs(paths.bundle, 0o700);
     mkdirs(dirname(paths.logFile), 0o700);
-    const rootfs = await mountContainerRootfs(store, db, rec);
+    const rootfs = await mounting;
     const specOptions: RunSpecOptions = {
       ...(options.spec ?? {}),
       mounts: plan.mounts,
@@ -337,6 +350,7 @@ export async function createContainer(options: CreateContainerOptions): Promise<
     writeFileAtomic(paths.configFile, JSON.stringify(spec, null, 2), 0o600);
     return rec;
   } catch (err) {
+    await mounting.catch(() => {});
     await destroyContainerFiles(store.location, id).catch(() => {});
     db.remove(id);
     discardVolumes(store.location, createdVolumes);
@@ -652,10 +666,12 @@ export async function startDetached(
   await mountContainerRootfs(store, db, rec);
   for (const d of [paths.exitDir, paths.socketDir, runtimeStateDir(loc, runtime)]) mkdirs(d, 0o700);
   for (const f of [paths.exitFile, paths.pidFile, paths.conmonPidFile]) fs.rmSync(f, { force: true });
-  // A runtime state left by an earlier run of the same container must go before create.
-  await execFile(runtime.path, [...runtimeArgs(loc, runtime), 'delete', '--force', rec.id], {
-    timeoutMs: 10_000,
-  });
+  // A runtime state left by an earlier run of the same container must go before create (the
+  // runtime keeps it in a directory named by the ID: no exec of the runtime when there is none).
+  if (fs.existsSync(join(runtimeStateDir(loc, runtime), rec.id)))
+    await execFile(runtime.path, [...runtimeArgs(loc, runtime), 'delete', '--force', rec.id], {
+      timeoutMs: 10_000,
+    });
   const spec = applyConsoleSize(loc, rec.id, options.consoleSize);
   const args = [
     '--api-version',
