@@ -43,6 +43,35 @@ export function callerTerminalSize(): { consoleSize?: { rows: number; cols: numb
 const PROXIED: NodeJS.Signals[] = ['SIGTERM', 'SIGHUP', 'SIGINT', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 
 /**
+ * Send these signals, when skiff receives them, to the container (`RUNTIME kill`) instead of
+ * dying of them. Returns the function that stops it.
+ */
+export async function proxySignals(
+  s: ContainerSession,
+  id: string,
+  signals: readonly NodeJS.Signals[],
+): Promise<() => void> {
+  if (signals.length === 0) return () => {};
+  const runtime = await s.runtime();
+  const forward = (sig: NodeJS.Signals) => {
+    void killContainer(s.store, s.db, runtime, id, sig).catch(() => {});
+  };
+  for (const sig of signals) process.on(sig, forward);
+  return () => {
+    for (const sig of signals) process.off(sig, forward);
+  };
+}
+
+/** What `RUNTIME run` in the caller's process group does not get from the terminal itself. */
+export function attachedRunSignals(sigProxy: boolean): NodeJS.Signals[] {
+  if (!sigProxy) return [];
+  // With a terminal, its ^C reaches the runtime (same process group), which passes it on.
+  return process.stdin.isTTY
+    ? ['SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2']
+    : ['SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGINT'];
+}
+
+/**
  * Attach this process's terminal to a container under conmon: raw mode while attached when it
  * has a terminal (restored after), its window size kept in sync, signals proxied, output and
  * input relayed. Resolves with the container's exit code, or `detached`.
@@ -65,12 +94,7 @@ export async function attachTerminal(
     if (process.stdout.isTTY)
       resizeContainerTerminal(rec.bundle, process.stdout.rows, process.stdout.columns);
   };
-  const runtime = o.sigProxy ? await s.runtime() : undefined;
-  const forward = (sig: NodeJS.Signals) => {
-    if (runtime) void killContainer(s.store, s.db, runtime, rec.id, sig).catch(() => {});
-  };
-  const signals = o.sigProxy ? PROXIED : [];
-  for (const sig of signals) process.on(sig, forward);
+  const unproxy = await proxySignals(s, rec.id, o.sigProxy ? PROXIED : []);
   if (raw) {
     stdin.setRawMode(true);
     // libuv's raw mode keeps ONLCR; the container's pty already turns \n into \r\n.
@@ -90,7 +114,7 @@ export async function attachTerminal(
     return await attachSession(s.store, s.db, rec.id, conn as unknown as AttachConnection);
   } finally {
     process.stdout.off('resize', resize);
-    for (const sig of signals) process.off(sig, forward);
+    unproxy();
     if (raw) stdin.setRawMode(false);
     conn?.close();
     if (o.stdin) stdin.pause();

@@ -3,18 +3,18 @@ import { SkiffError } from '@skiff/oci/errors';
 import { DEFAULT_DETACH_KEYS, parseDetachKeys } from '@skiff/oci/runtime/attach';
 import type { ContainerRecord } from '@skiff/oci/runtime/containers';
 import { storedConfigOf } from '@skiff/oci/runtime/create-flags';
-import {
-  type DetachedOptions,
-  killContainer,
-  removeContainer,
-  startAttached,
-  startDetached,
-} from '@skiff/oci/runtime/run';
+import { type DetachedOptions, removeContainer, startAttached, startDetached } from '@skiff/oci/runtime/run';
 import { withContainerSession } from '@skiff/oci/runtime/session';
 import type { Store } from '@skiff/oci/storage/store';
 import { ToolCommand } from '../../base-command.js';
 import { storeOptions } from '../../store-options.js';
-import { attachTerminal, callerTerminalSize, removedByExitCommand } from './attach.js';
+import {
+  attachedRunSignals,
+  attachTerminal,
+  callerTerminalSize,
+  proxySignals,
+  removedByExitCommand,
+} from './attach.js';
 import {
   CREATE_FLAGS,
   commandExitCode,
@@ -148,14 +148,7 @@ export default class ContainerRun extends ToolCommand {
           return;
         }
         // Signals to skiff go to the container (runc forwards them to its process).
-        const forward = (sig: NodeJS.Signals) => {
-          void killContainer(s.store, s.db, runtime, rec.id, sig).catch(() => {});
-        };
-        const signals: NodeJS.Signals[] = flags['sig-proxy']
-          ? ['SIGTERM', 'SIGHUP', 'SIGUSR1', 'SIGUSR2']
-          : [];
-        if (flags['sig-proxy'] && !process.stdin.isTTY) signals.push('SIGINT');
-        for (const sig of signals) process.on(sig, forward);
+        const unproxy = await proxySignals(s, rec.id, attachedRunSignals(flags['sig-proxy']));
         try {
           exitCode = await startAttached(s.store, s.db, runtime, rec.id, {
             stdio: [flags.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
@@ -173,7 +166,7 @@ export default class ContainerRun extends ToolCommand {
           if (err instanceof SkiffError) throw err;
           throw new SkiffError('RUNTIME', (err as Error).message, { cause: err });
         } finally {
-          for (const sig of signals) process.off(sig, forward);
+          unproxy();
         }
       },
       sessionOptions(flags),

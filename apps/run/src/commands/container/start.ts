@@ -5,7 +5,13 @@ import { startAttached, startDetached } from '@skiff/oci/runtime/run';
 import { markStoppedByUser, withContainerSession } from '@skiff/oci/runtime/session';
 import { ToolCommand } from '../../base-command.js';
 import { storeOptions } from '../../store-options.js';
-import { attachTerminal, callerTerminalSize, removedByExitCommand } from './attach.js';
+import {
+  attachedRunSignals,
+  attachTerminal,
+  callerTerminalSize,
+  proxySignals,
+  removedByExitCommand,
+} from './attach.js';
 import { sessionOptions } from './create.js';
 import { conmonOptionsFor } from './run.js';
 
@@ -68,6 +74,7 @@ export default class ContainerStart extends ToolCommand {
             return;
           }
           if (flags.attach && names.length === 1) {
+            const unproxy = await proxySignals(s, rec.id, attachedRunSignals(flags['sig-proxy']));
             exitCode = await startAttached(s.store, s.db, runtime, rec.id, {
               stdio: [flags.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
               ...(cfg.autoRemove ? { remove: true } : {}),
@@ -75,7 +82,7 @@ export default class ContainerStart extends ToolCommand {
               ...(!cfg.tty && cfg.logDriver !== 'none'
                 ? { tee: { stdout: process.stdout, stderr: process.stderr } }
                 : {}),
-            });
+            }).finally(unproxy);
             return;
           }
           await startDetached(s.store, s.db, runtime, rec.id, detachedOptions);
