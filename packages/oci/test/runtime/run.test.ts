@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeImage } from '../../../../test/support/images.js';
 import { copyImage } from '../../src/copy/copy.js';
-import { ContainerDb } from '../../src/runtime/containers.js';
+import { ContainerDb, refreshRecord } from '../../src/runtime/containers.js';
 import { findRuntime, type OciRuntime } from '../../src/runtime/discovery.js';
 import {
   cleanupContainer,
@@ -122,9 +122,11 @@ describe('running containers with runc (root)', () => {
     expect((await runCapture(['sh', '-c', 'exit 3'])).code).toBe(3);
     const ac = new AbortController();
     const running = runCapture(['sleep', '30'], {}, { signal: ac.signal });
-    for (let i = 0; i < 200 && !db.list().some((c) => c.status === 'running' && c.pid); i++)
+    // An attached container's PID is the runtime's pid file's (refreshRecord reads it).
+    const live = () => db.list().map((c) => refreshRecord(store.location, db, c));
+    for (let i = 0; i < 200 && !live().some((c) => c.status === 'running' && c.pid); i++)
       await new Promise((r) => setTimeout(r, 25));
-    const c = db.list().find((x) => x.status === 'running');
+    const c = live().find((x) => x.status === 'running');
     expect(c?.pid && fs.readFileSync(`/proc/${c.pid}/cmdline`, 'utf8')).toBe('sleep\u000030\u0000');
     const t0 = Date.now();
     ac.abort();
