@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { resolveStoreLocation, STORAGE_DRIVERS, type StorageDriver } from '@skiff/oci/storage/config';
-import { type OpenStoreOptions, openStore, type Store } from '@skiff/oci/storage/store';
+import type { OpenStoreOptions, Store } from '@skiff/oci/storage/store';
 import { UsageError } from './base-command.js';
 
 /**
@@ -43,6 +43,8 @@ export async function withStore<T>(
   options: { readOnly?: boolean } = {},
 ): Promise<T> {
   const base = storeOptions(flags);
+  // Loaded here, not at start-up: commands that read container records only (ps) never need it.
+  const { openStore } = await import('@skiff/oci/storage/store');
   let store: Store;
   if (options.readOnly && existsSync(join(resolveStoreLocation(base).root, 'skiff.db'))) {
     store = await openStore({ ...base, readOnly: true });

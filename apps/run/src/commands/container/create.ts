@@ -2,7 +2,6 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { Args, Flags } from '@oclif/core';
 import { SkiffError } from '@skiff/oci/errors';
 import { lookupLocalImage, storedNameFor } from '@skiff/oci/image/local-images';
-import { pullImage } from '@skiff/oci/image/pull';
 import type { ContainerRecord } from '@skiff/oci/runtime/containers';
 import { type CreateFlagValues, parseCreateFlags } from '@skiff/oci/runtime/create-flags';
 import { rootlessNamespaceInfo } from '@skiff/oci/runtime/rootless';
@@ -10,8 +9,6 @@ import { type CreateContainerOptions, createContainer, removeContainer } from '@
 import { type ContainerSession, stopContainer, withContainerSession } from '@skiff/oci/runtime/session';
 import { inUserNamespace } from '@skiff/oci/storage/store';
 import { ToolCommand, UsageError } from '../../base-command.js';
-import { platformOf } from '../../image-flags.js';
-import { createProgressRenderer } from '../../render/progress.js';
 import { type StoreFlags, storeOptions } from '../../store-options.js';
 
 /** The flags `skiff create` and `skiff run` share (podman's spellings and short forms). */
@@ -207,6 +204,13 @@ export async function createFromFlags(
   let info = policy === 'always' ? undefined : lookupLocalImage(s.store, image);
   if (!info) {
     if (policy === 'never') throw new SkiffError('NOT_FOUND', `${image}: image not known`);
+    // Loaded only when an image must be pulled: the registry client (undici) and the progress
+    // renderer are most of what `run` would otherwise evaluate at start-up.
+    const [{ pullImage }, { createProgressRenderer }, { platformOf }] = await Promise.all([
+      import('@skiff/oci/image/pull'),
+      import('../../render/progress.js'),
+      import('../../image-flags.js'),
+    ]);
     const renderer = createProgressRenderer({
       stream: process.stderr,
       quiet: Boolean(flags.quiet),

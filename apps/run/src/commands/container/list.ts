@@ -1,8 +1,8 @@
 import { Flags } from '@oclif/core';
 import { type ContainerSummary, parseContainerFilters } from '@skiff/oci/runtime/container-info';
+import { listContainers } from '@skiff/oci/runtime/containers';
 import { storedConfigOf } from '@skiff/oci/runtime/create-flags';
-import { refreshContainer } from '@skiff/oci/runtime/run';
-import { withContainerSession } from '@skiff/oci/runtime/session';
+import { resolveStoreLocation } from '@skiff/oci/storage/config';
 import { ToolCommand, UsageError } from '../../base-command.js';
 import { CONTAINER_HEADERS, containerRows, containersJson } from '../../render/containers.js';
 import { renderReport } from '../../render/report.js';
@@ -48,18 +48,16 @@ export default class ContainerList extends ToolCommand {
     }
     if (flags.latest) last = 1;
     const all = flags.all || (last !== undefined && last >= 0) || (flags.filter ?? []).length > 0;
-    let list = await withContainerSession(storeOptions(flags), (s) =>
-      s.db.list().map((c): ContainerSummary => {
-        const rec = refreshContainer(s.store, s.db, c.id) ?? c;
-        const config = storedConfigOf(rec.config);
-        return {
-          rec,
-          config,
-          image: rec.imageName ?? config.image ?? rec.imageId.slice(0, 12),
-          command: [...(config.entrypoint ?? []), ...(config.command ?? [])],
-        };
-      }),
-    );
+    // The container records only (refreshed from conmon's exit files): not the image store.
+    let list = listContainers(resolveStoreLocation(storeOptions(flags))).map((rec): ContainerSummary => {
+      const config = storedConfigOf(rec.config);
+      return {
+        rec,
+        config,
+        image: rec.imageName ?? config.image ?? rec.imageId.slice(0, 12),
+        command: [...(config.entrypoint ?? []), ...(config.command ?? [])],
+      };
+    });
     list = list.filter((c) => (all || c.rec.status === 'running') && select(c));
     if (last !== undefined && last >= 0) list = list.slice(-last);
     if (flags.quiet && flags.format === undefined) {
