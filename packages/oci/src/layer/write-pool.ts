@@ -79,6 +79,12 @@ const WORKER_SOURCE = `(${writerMain.toString()})(require);`;
 /** Content bytes per batch (small files only: larger ones are written by the caller). */
 const BATCH_DATA_BYTES = 256 << 10;
 const BATCH_FILES = 256;
+/**
+ * An idle worker is sent what is batched from this many files or bytes on (fewer would cost a
+ * message per file when the workers keep up; barrier() sends the rest).
+ */
+const IDLE_POST_FILES = 32;
+const IDLE_POST_BYTES = 64 << 10;
 /** Batches queued to one worker before the caller waits (backpressure). */
 const MAX_IN_FLIGHT_BATCHES = 8;
 
@@ -208,7 +214,7 @@ export class LayerWriter {
     }
     const off = p.used;
     for (const c of file.content) {
-      c.copy(p.data!, p.used);
+      p.data!.set(c, p.used);
       p.used += c.length;
     }
     const o = p.paths.length * SLOTS;
@@ -244,12 +250,15 @@ export class LayerWriter {
   }
 
   /**
-   * Send a worker its batch when it is idle. True when the caller must wait for room (`room()`):
+   * Send a worker its batch when it is idle and the batch is worth a message. True when the caller must wait for room (`room()`):
    * a worker has too much queued, or a write failed.
    */
   pace(): boolean {
     for (let i = 0; i < this.workers.length; i++) {
-      if (this.inFlight[i] === 0) this.post(i);
+      const p = this.pending[i]!;
+      if (this.inFlight[i] === 0 && (p.paths.length >= IDLE_POST_FILES || p.used >= IDLE_POST_BYTES)) {
+        this.post(i);
+      }
     }
     return this.error !== undefined || this.inFlight.some((b) => b >= MAX_IN_FLIGHT_BATCHES);
   }

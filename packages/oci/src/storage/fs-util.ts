@@ -14,6 +14,29 @@ export function fsyncDirSync(dir: string): void {
   }
 }
 
+/** fsync every file and directory of a tree, children first (when syncfs cannot be used). */
+export async function fsyncTree(root: string): Promise<void> {
+  const entries = await fs.promises.readdir(root, { withFileTypes: true });
+  for (const e of entries) {
+    const p = join(root, e.name);
+    if (e.isDirectory()) await fsyncTree(p);
+    else if (e.isFile()) {
+      const fh = await fs.promises.open(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+      try {
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+    }
+  }
+  const dir = await fs.promises.open(root, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
 /**
  * A temp name under the store's tmp/ directory that records its owner: `PID-RANDOM-what`. The
  * cleanup pass removes entries whose process is gone (kill -9 in the middle of a pull).

@@ -36,6 +36,7 @@ import { type Db, fixedSetting, openDb } from './db.js';
 import {
   errnoOf,
   fsyncDirSync,
+  fsyncTree,
   ioError,
   mkdirs,
   processAlive,
@@ -205,6 +206,8 @@ interface EarlyLayer {
   diffId: Digest;
   bytes: number;
   files: number;
+  /** The store's sync count when its writes were done (see durable()). */
+  syncMark: number;
 }
 
 /** OCI and Docker layer media types (tar, gzip, zstd; foreign and non-distributable too). */
@@ -225,6 +228,10 @@ class LocalStore implements Store {
    * for applyLayer to register them (a temp directory each; removed on close when unclaimed).
    */
   private readonly early = new Map<string, EarlyLayer>();
+  /** syncfs runs started by this process, and the one running (durable()). */
+  private syncsStarted = 0;
+  private syncing: { epoch: number; done: Promise<void> } | undefined;
+  private noSyncfs = false;
 
   constructor(
     readonly location: StoreLocation,
@@ -255,6 +262,54 @@ class LocalStore implements Store {
   private layerPath(chainId: string): string {
     const dir = this.layerDir(chainId);
     return this.location.driver === 'overlay' ? join(dir, 'diff') : dir;
+  }
+
+  /**
+   * Make everything written before `mark` (a value of syncsStarted read once the writes were
+   * done) durable: one syncfs of the store's filesystem that started after the mark, shared by
+   * every caller waiting at the time, as containers/storage syncs a layer once rather than each
+   * file. The layers of an image unpacked side by side usually share one or two syncs.
+   */
+  private async durable(mark: number, dir: string): Promise<void> {
+    for (;;) {
+      // Without syncfs (no coreutils `sync`): fsync every file and directory of the tree.
+      if (this.noSyncfs) return fsyncTree(dir);
+      const running = this.syncing;
+      if (running && running.epoch <= mark) {
+        await running.done;
+        continue;
+      }
+      if (!running) {
+        const epoch = ++this.syncsStarted;
+        const entry = {
+          epoch,
+          done: syncFilesystem(this.location.root).then((ok) => {
+            if (!ok) this.noSyncfs = true;
+            if (this.syncing === entry) this.syncing = undefined;
+          }),
+        };
+        this.syncing = entry;
+        await entry.done;
+      } else {
+        await running.done;
+      }
+      if (!this.noSyncfs) return;
+    }
+  }
+
+  /**
+   * A registration whose commit need not reach the disk at once (WAL, synchronous=NORMAL): the
+   * image registration that ends a pull or build is committed with synchronous=FULL, which syncs
+   * the WAL with every frame before it. A power loss can drop an unsynced registration, never
+   * reorder it, so what it leaves is an unregistered file (removed by the next cleanup).
+   */
+  private registerLazily<T>(fn: () => T): T {
+    this.db.pragma('synchronous = NORMAL');
+    try {
+      return this.db.transaction(fn).immediate();
+    } finally {
+      this.db.pragma('synchronous = FULL');
+    }
   }
 
   // ---- blobs ----
@@ -315,20 +370,18 @@ class LocalStore implements Store {
     const final = this.blobPath(digest);
     let duplicate = false;
     try {
-      this.db
-        .transaction(() => {
-          if (this.db.prepare('SELECT 1 FROM blobs WHERE digest = ?').get(digest)) {
-            duplicate = true;
-            return;
-          }
-          fs.mkdirSync(join(final, '..'), { recursive: true });
-          fs.renameSync(tmp, final);
-          fsyncDirSync(join(final, '..'));
-          this.db
-            .prepare('INSERT INTO blobs(digest, size, media_type, added) VALUES (?, ?, ?, ?)')
-            .run(digest, info.sizeBytes, options.mediaType ?? null, Date.now());
-        })
-        .immediate();
+      this.registerLazily(() => {
+        if (this.db.prepare('SELECT 1 FROM blobs WHERE digest = ?').get(digest)) {
+          duplicate = true;
+          return;
+        }
+        fs.mkdirSync(join(final, '..'), { recursive: true });
+        fs.renameSync(tmp, final);
+        fsyncDirSync(join(final, '..'));
+        this.db
+          .prepare('INSERT INTO blobs(digest, size, media_type, added) VALUES (?, ?, ?, ?)')
+          .run(digest, info.sizeBytes, options.mediaType ?? null, Date.now());
+      });
     } catch (err) {
       fs.rmSync(tmp, { force: true });
       if (early) await early.discard();
@@ -406,8 +459,16 @@ class LocalStore implements Store {
           what: `layer blob ${options.digest} into ${this.what()}`,
           ...(this.options.mapIds ? { mapIds: this.options.mapIds } : {}),
           signal: options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal,
+          // Synced before it is registered (durable()), with the other layers of the image.
+          sync: false,
         });
-        return { dir, diffId: stats.diffId, bytes: stats.bytes, files: stats.files };
+        return {
+          dir,
+          diffId: stats.diffId,
+          bytes: stats.bytes,
+          files: stats.files,
+          syncMark: this.syncsStarted,
+        };
       } catch {
         failed = true;
         feed.resume();
@@ -512,39 +573,36 @@ class LocalStore implements Store {
       fs.rmSync(early.dir, { recursive: true, force: true });
     }
     const tmp = early?.diffId === diffId ? early.dir : tempPath(this.tmpDir, 'layer');
-    let stats: { bytes: number; files: number };
-    if (early?.diffId === diffId) {
-      stats = early;
-      try {
-        if (parent) await this.parentLayer(parent, diffId);
-      } catch (err) {
-        fs.rmSync(tmp, { recursive: true, force: true });
-        throw err;
-      }
-    } else {
-      stats = await this.unpackFresh(tmp, parent, parentLayer, diffId, what, open, signal);
+    let stats: { bytes: number; files: number; syncMark: number };
+    if (early?.diffId === diffId) stats = early;
+    else stats = await this.unpackFresh(tmp, parent, parentLayer, diffId, what, open, signal);
+    try {
+      // Synced before waiting for the parent: the layers of an image share their syncs.
+      await this.durable(stats.syncMark, tmp);
+      if (parent && overlay) await this.parentLayer(parent, diffId);
+    } catch (err) {
+      fs.rmSync(tmp, { recursive: true, force: true });
+      throw ioError(err, `unpacking ${what}`);
     }
     const final = this.layerDir(chainId);
     let duplicate = false;
     try {
-      this.db
-        .transaction(() => {
-          if (this.db.prepare('SELECT 1 FROM layers WHERE chain_id = ?').get(chainId)) {
-            duplicate = true;
-            return;
-          }
-          if (parent && !this.db.prepare('SELECT 1 FROM layers WHERE chain_id = ?').get(parent)) {
-            throw new SkiffError('NOT_FOUND', `parent layer ${parent} was removed while unpacking ${what}`);
-          }
-          fs.renameSync(tmp, final);
-          fsyncDirSync(this.layersDir);
-          this.db
-            .prepare(
-              'INSERT INTO layers(chain_id, parent, diff_id, blob_digest, size, files, added) VALUES (?, ?, ?, ?, ?, ?, ?)',
-            )
-            .run(chainId, parent ?? null, diffId, blobDigest ?? null, stats.bytes, stats.files, Date.now());
-        })
-        .immediate();
+      this.registerLazily(() => {
+        if (this.db.prepare('SELECT 1 FROM layers WHERE chain_id = ?').get(chainId)) {
+          duplicate = true;
+          return;
+        }
+        if (parent && !this.db.prepare('SELECT 1 FROM layers WHERE chain_id = ?').get(parent)) {
+          throw new SkiffError('NOT_FOUND', `parent layer ${parent} was removed while unpacking ${what}`);
+        }
+        fs.renameSync(tmp, final);
+        fsyncDirSync(this.layersDir);
+        this.db
+          .prepare(
+            'INSERT INTO layers(chain_id, parent, diff_id, blob_digest, size, files, added) VALUES (?, ?, ?, ?, ?, ?, ?)',
+          )
+          .run(chainId, parent ?? null, diffId, blobDigest ?? null, stats.bytes, stats.files, Date.now());
+      });
     } catch (err) {
       fs.rmSync(tmp, { recursive: true, force: true });
       throw ioError(err, `registering ${what}`);
@@ -564,8 +622,7 @@ class LocalStore implements Store {
     what: string,
     open: () => Readable | Promise<Readable>,
     signal?: AbortSignal,
-  ): Promise<{ bytes: number; files: number }> {
-    const overlay = this.location.driver === 'overlay';
+  ): Promise<{ bytes: number; files: number; syncMark: number }> {
     try {
       fs.mkdirSync(tmp, 0o700);
       let target = tmp;
@@ -584,10 +641,10 @@ class LocalStore implements Store {
         what,
         ...(this.options.mapIds ? { mapIds: this.options.mapIds } : {}),
         ...(signal ? { signal } : {}),
+        // Synced before it is registered (durable()), with the copied parent content for vfs.
+        sync: false,
       });
-      if (parentLayer) await syncFilesystem(tmp);
-      if (parent && overlay) await this.parentLayer(parent, diffId);
-      return stats;
+      return { bytes: stats.bytes, files: stats.files, syncMark: this.syncsStarted };
     } catch (err) {
       fs.rmSync(tmp, { recursive: true, force: true });
       throw ioError(err, `unpacking ${what}`);
