@@ -13,8 +13,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FixtureImage, makeImage } from '../support/images.js';
 import { startRegistry, type TestRegistry } from '../support/registry.js';
-import { assertBuilt, ferry, makeSandbox, ok, run, type Sandbox } from './ferry-cli.js';
-import { assertSkiffBuilt, SKIFF_BIN } from './skiff-cli.js';
+import { assertBuilt, FERRY_BIN, ferry, makeSandbox, ok, run, type Sandbox } from './ferry-cli.js';
+import { assertSkiffBuilt, SKIFF_BIN, until } from './skiff-cli.js';
 
 /**
  * Rootless: an unprivileged user (created here, with /etc/subuid and /etc/subgid ranges) pulls
@@ -165,7 +165,7 @@ describe('rootless containers', () => {
     expect(keep.code, keep.stderr).toBe(0);
     expect(keep.stdout).toBe(`${uid}\n`);
     const user = await asUser(['run', '--rm', '-u', '1234:5678', IMG(), 'id']);
-    expect(user.stdout).toMatch(/^uid=1234 gid=5678/);
+    expect(user.stdout).toBe('uid=1234(1234) gid=5678(5678) groups=5678(5678)\n');
   });
 
   it('detached: logs, exec, stop, rm; it outlives a SIGKILLed skiff', async () => {
@@ -242,6 +242,34 @@ describe('rootless containers', () => {
     expect(readFileSync('/etc/passwd', 'utf8')).not.toMatch(/^x$/m);
   });
 
+  it("ferry writes a user's containers-storage inside the same namespace; skiff runs the image", async () => {
+    const owned = await makeImage(join(home, 'owned-layout'), {
+      name: 'owned',
+      entryLayers: [[{ name: 'nobodys', type: 'file', content: 'x\n', uid: 65534, gid: 65534 }]],
+    });
+    execFileSync('chown', ['-R', `${uid}:${uid}`, join(home, 'owned-layout')]);
+    const copy = await run('runuser', [
+      '-u',
+      USER,
+      '--',
+      'env',
+      `HOME=${home}`,
+      `XDG_RUNTIME_DIR=${join(home, 'run')}`,
+      `PATH=${process.env.PATH}`,
+      process.execPath,
+      FERRY_BIN,
+      'copy',
+      '-q',
+      owned.transportRef,
+      'containers-storage:localhost/viaferry:1',
+    ]);
+    expect(copy.code, copy.stderr).toBe(0);
+    // Layer files keep their owners (ferry chowns inside the namespace), and skiff runs the image.
+    const r = await asUser(['run', '--rm', 'localhost/viaferry:1', 'ls', '-ln', '/nobodys']);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout.split(/\s+/).slice(2, 4)).toEqual(['65534', '65534']);
+  });
+
   it('a user without subordinate ids gets one clear error, exit 125', async () => {
     const other = 'skiffnosub';
     try {
@@ -289,11 +317,3 @@ describe('rootless containers', () => {
     }
   });
 });
-
-async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('timed out');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}

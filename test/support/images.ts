@@ -40,6 +40,8 @@ export interface ImageSpec {
   compression?: Compression;
   /** Small extra layers, each adding /extra/N.txt. */
   extraLayers?: number;
+  /** More layers after those, each of these tar entries (owners, modes… as a test needs). */
+  entryLayers?: TarEntrySpec[][];
   /** A later layer deletes /etc/removeme (.wh.) and makes /opt/dir opaque (.wh..wh..opq). */
   whiteout?: boolean;
   config?: Partial<ContainerConfig>;
@@ -258,6 +260,7 @@ function layerSources(spec: ImageSpec, rootfs: string): Array<() => Readable> {
       ]),
     );
   }
+  for (const entries of spec.entryLayers ?? []) out.push(() => tarStream(entries));
   if (spec.sizeMiB && spec.sizeMiB > 0) {
     const n = Math.max(1, spec.layers ?? 1);
     const each = Math.ceil((spec.sizeMiB * 1024 * 1024) / n);

@@ -59,6 +59,18 @@ export abstract class FerryCommand extends Command {
    */
   public override async init(): Promise<void> {
     this.argv = normalizeBooleanFlags(this.argv, this.ctor.flags ?? {}, this.ctor.baseFlags ?? {});
+    // As skopeo: a non-root user's containers-storage: is written and read inside the user's
+    // rootless namespace (the one skiff keeps), where layer files keep their owners.
+    if (
+      typeof process.geteuid === 'function' &&
+      process.geteuid() !== 0 &&
+      this.argv.some((a) => a.startsWith('containers-storage:'))
+    ) {
+      const { runInRootlessNamespace } = await import('@skiff/oci/runtime/userns');
+      this.exit(
+        await runInRootlessNamespace(process.execPath, [...process.execArgv, ...process.argv.slice(1)]),
+      );
+    }
     await super.init();
   }
 
