@@ -1,6 +1,6 @@
 import { access, mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { REPO_ROOT, type RunOptions, type RunResult, run, type Sandbox } from './ferry-cli.js';
+import { ferry, REPO_ROOT, type RunOptions, type RunResult, run, type Sandbox } from './ferry-cli.js';
 
 /**
  * End-to-end helpers for `skiff` (node apps/run/bin/run.js): every test gets its own store
@@ -57,4 +57,29 @@ export async function assertSkiffBuilt(): Promise<void> {
 /** Blob GETs in a registry access log (what a pull downloaded). */
 export function blobGets(requests: Array<{ method: string; path: string; status: number }>): string[] {
   return requests.filter((r) => r.method === 'GET' && /\/blobs\/sha256:/.test(r.path)).map((r) => r.path);
+}
+
+/** A fresh store (overlay unless asked) holding `transportRef` as `name`, copied in by ferry. */
+export async function storeWithImage(
+  sb: Sandbox,
+  storeName: string,
+  transportRef: string,
+  name: string,
+  driver: 'vfs' | 'overlay' = 'overlay',
+): Promise<TestStore> {
+  const store = await makeStore(sb, storeName, driver);
+  const r = await ferry(sb, ['copy', '-q', transportRef, `${store.spec}${name}`]);
+  if (r.code !== 0)
+    throw new Error(`ferry copy ${transportRef} into ${store.root} exited ${r.code}: ${r.stderr}`);
+  return store;
+}
+
+/** Poll `cond` every 100 ms until it holds; fails after `timeoutMs`. */
+export async function until(cond: () => boolean | Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error('condition not met in time');
 }

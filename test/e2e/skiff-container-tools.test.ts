@@ -3,8 +3,14 @@ import { lstatSync, mkdirSync, readFileSync, readlinkSync, statSync, writeFileSy
 import { basename, dirname } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FixtureImage, makeImage } from '../support/images.js';
-import { assertBuilt, ferry, makeSandbox, ok, type Sandbox } from './ferry-cli.js';
-import { assertSkiffBuilt, makeStore, SKIFF_BIN, skiff, type TestStore } from './skiff-cli.js';
+import { assertBuilt, makeSandbox, ok, type Sandbox } from './ferry-cli.js';
+import {
+  assertSkiffBuilt,
+  SKIFF_BIN,
+  storeWithImage as sharedStoreWithImage,
+  skiff,
+  type TestStore,
+} from './skiff-cli.js';
 
 /**
  * skiff cp, diff, top, port, pause and unpause end to end, as root: the built CLI, runc and
@@ -42,15 +48,7 @@ afterAll(async () => {
 });
 
 async function storeWithImage(name: string, driver: 'overlay' | 'vfs' = 'overlay'): Promise<TestStore> {
-  const store = await makeStore(sb, name, driver);
-  await ok(
-    ferry(sb, [
-      'copy',
-      '-q',
-      img.transportRef,
-      `containers-storage:[${driver}@${store.root}+${store.runroot}]${IMAGE}`,
-    ]),
-  );
+  const store = await sharedStoreWithImage(sb, name, img.transportRef, IMAGE, driver);
   stores.push(store);
   return store;
 }

@@ -2,8 +2,15 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FixtureImage, makeImage } from '../support/images.js';
-import { assertBuilt, ferry, makeSandbox, ok, type Sandbox } from './ferry-cli.js';
-import { assertSkiffBuilt, makeStore, SKIFF_BIN, skiff, type TestStore } from './skiff-cli.js';
+import { assertBuilt, makeSandbox, ok, type Sandbox } from './ferry-cli.js';
+import {
+  assertSkiffBuilt,
+  SKIFF_BIN,
+  storeWithImage as sharedStoreWithImage,
+  skiff,
+  type TestStore,
+  until,
+} from './skiff-cli.js';
 
 /**
  * skiff's container commands end to end, as root: the built CLI, runc and conmon, each test
@@ -38,15 +45,7 @@ const stores: TestStore[] = [];
 
 /** A fresh overlay store holding IMAGE. */
 async function storeWithImage(name: string): Promise<TestStore> {
-  const store = await makeStore(sb, name, 'overlay');
-  await ok(
-    ferry(sb, [
-      'copy',
-      '-q',
-      img.transportRef,
-      `containers-storage:[overlay@${store.root}+${store.runroot}]${IMAGE}`,
-    ]),
-  );
+  const store = await sharedStoreWithImage(sb, name, img.transportRef, IMAGE);
   stores.push(store);
   return store;
 }
@@ -58,15 +57,6 @@ afterAll(async () => {
 async function psNames(store: TestStore): Promise<string[]> {
   const out = await ok(skiff(sb, store, ['ps', '-a', '--format', '{{.Names}}']));
   return out.split('\n').filter(Boolean);
-}
-
-async function until(fn: () => Promise<boolean>, timeoutMs = 10_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('condition not met in time');
 }
 
 describe('skiff run (attached)', () => {

@@ -2,7 +2,7 @@ import { type ChildProcessWithoutNullStreams, spawn } from 'node:child_process';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FixtureImage, makeImage } from '../support/images.js';
 import { assertBuilt, FERRY_BIN, makeSandbox, ok, type RunResult, type Sandbox } from './ferry-cli.js';
-import { assertSkiffBuilt, makeStore, SKIFF_BIN, type TestStore } from './skiff-cli.js';
+import { assertSkiffBuilt, makeStore, SKIFF_BIN, type TestStore, until } from './skiff-cli.js';
 
 /**
  * skiff's terminals end to end, as root: `run -t`/`-it` (a real pty from the runtime, or from
@@ -104,15 +104,6 @@ function live(cmd: string, args: string[]): Live {
       }
     },
   };
-}
-
-async function until(fn: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('condition not met in time');
 }
 
 async function status(name: string): Promise<string> {

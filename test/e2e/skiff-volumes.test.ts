@@ -12,8 +12,14 @@ import { join } from 'node:path';
 import * as tar from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type FixtureImage, makeImage } from '../support/images.js';
-import { assertBuilt, ferry, makeSandbox, ok, type Sandbox } from './ferry-cli.js';
-import { assertSkiffBuilt, makeStore, skiff, type TestStore } from './skiff-cli.js';
+import { assertBuilt, makeSandbox, ok, type Sandbox } from './ferry-cli.js';
+import {
+  assertSkiffBuilt,
+  storeWithImage as sharedStoreWithImage,
+  skiff,
+  type TestStore,
+  until,
+} from './skiff-cli.js';
 
 /**
  * skiff's volumes end to end, as root, on an image with `VOLUME /data` whose /data holds files
@@ -97,16 +103,9 @@ afterAll(async () => {
   await sb?.cleanup();
 });
 
+/** A fresh overlay store holding IMAGE. */
 async function storeWithImage(name: string): Promise<TestStore> {
-  const store = await makeStore(sb, name, 'overlay');
-  await ok(
-    ferry(sb, [
-      'copy',
-      '-q',
-      img.transportRef,
-      `containers-storage:[overlay@${store.root}+${store.runroot}]${IMAGE}`,
-    ]),
-  );
+  const store = await sharedStoreWithImage(sb, name, img.transportRef, IMAGE);
   stores.push(store);
   return store;
 }
@@ -117,15 +116,6 @@ async function volumes(store: TestStore): Promise<string[]> {
 
 async function mountpoint(store: TestStore, name: string): Promise<string> {
   return (await ok(skiff(sb, store, ['volume', 'inspect', '--format', '{{.Mountpoint}}', name]))).trim();
-}
-
-async function until(fn: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error('condition not met in time');
 }
 
 const HEX64 = /^[0-9a-f]{64}$/;
