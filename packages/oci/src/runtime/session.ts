@@ -5,7 +5,9 @@
  */
 
 import * as fs from 'node:fs';
+import { join } from 'node:path';
 import { SkiffError } from '../errors.js';
+import { resolveStoreLocation } from '../storage/config.js';
 import { type OpenStoreOptions, openStore, type Store } from '../storage/store.js';
 import { ContainerDb, type ContainerRecord } from './containers.js';
 import { storedConfigOf } from './create-flags.js';
@@ -26,6 +28,12 @@ export interface SessionOptions {
   /** --runtime NAME|PATH */
   runtime?: string;
   runtimeFlags?: string[];
+  /**
+   * The command only reads the image store (exec, stop...: container records are written through
+   * their own connection either way): open it read-only, without the clean-up pass and its write
+   * lock. A store with no database yet is opened as usual (and so created).
+   */
+  readOnlyStore?: boolean;
 }
 
 export async function withContainerSession<T>(
@@ -33,7 +41,11 @@ export async function withContainerSession<T>(
   fn: (s: ContainerSession) => Promise<T> | T,
   options: SessionOptions = {},
 ): Promise<T> {
-  const store = await openStore(storeOptions);
+  const store = await openStore(
+    options.readOnlyStore && fs.existsSync(join(resolveStoreLocation(storeOptions).root, 'skiff.db'))
+      ? { ...storeOptions, readOnly: true }
+      : storeOptions,
+  );
   let db: ContainerDb | undefined;
   try {
     db = ContainerDb.open(store.location.root);
@@ -86,14 +98,8 @@ export async function stopContainer(
   if (signalNumber(sig) === undefined) throw new SkiffError('INVALID_ARGUMENT', `invalid signal: ${sig}`);
   const timeoutSec = options.timeoutSec ?? cfg.stopTimeoutSec ?? 10;
   const exited = () => refreshContainer(s.store, s.db, rec.id)?.status !== 'running';
-  const waitExit = async (ms: number) => {
-    const deadline = Date.now() + ms;
-    while (Date.now() < deadline) {
-      if (exited()) return true;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    return exited();
-  };
+  const exitDir = containerPaths(s.store.location, rec.id).exitDir;
+  const waitExit = (ms: number) => waitUntil(exited, exitDir, ms);
   markStoppedByUser(rec.bundle, true);
   if (timeoutSec > 0) {
     await killContainer(s.store, s.db, runtime, rec.id, sig).catch((err) => {
@@ -112,6 +118,39 @@ export async function stopContainer(
     () => {},
   );
   return s.db.get(rec.id) ?? { ...rec, status: 'exited' };
+}
+
+/**
+ * Resolve true once `done()` holds, false after `timeoutMs`. Checked when `dir` changes (conmon
+ * writes its exit file there: no polling delay for a monitored container) and every 50 ms (a
+ * container run attached has no exit file).
+ */
+function waitUntil(done: () => boolean, dir: string, timeoutMs: number): Promise<boolean> {
+  if (done()) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const deadline = Date.now() + timeoutMs;
+    let watcher: fs.FSWatcher | undefined;
+    let finished = false;
+    const finish = (v: boolean) => {
+      if (finished) return;
+      finished = true;
+      clearInterval(timer);
+      watcher?.close();
+      resolve(v);
+    };
+    const check = () => {
+      if (finished) return;
+      if (done()) finish(true);
+      else if (Date.now() >= deadline) finish(false);
+    };
+    const timer = setInterval(check, 50);
+    try {
+      watcher = fs.watch(dir, check);
+      watcher.on('error', () => watcher?.close());
+    } catch {
+      // No such directory (nothing detached ran yet) or no inotify: the interval does it.
+    }
+  });
 }
 
 export interface LogLine {

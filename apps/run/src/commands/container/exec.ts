@@ -87,40 +87,44 @@ export default class ContainerExec extends ToolCommand {
       env.push(...parseEnvFile(readFileSync(f, 'utf8'), process.env, f));
     for (const e of flags.env ?? []) env.push(...parseEnvFlag(e, process.env));
     let exitCode = 0;
-    await withContainerSession(storeOptions(flags), async (s) => {
-      const rec = s.require(name);
-      const runtime = await s.runtime();
-      let user: string | undefined;
-      if (flags.user !== undefined) {
-        const u = parseUserSpec(flags.user);
-        const root = containerPaths(s.store.location, rec.id).rootfsMount;
-        const uid = idOf(readFileInRoot(root, '/etc/passwd'), u.user, 'user');
-        const passwd = readFileInRoot(root, '/etc/passwd');
-        // Without a group, the user's primary group from the container's passwd (as podman).
-        const gid =
-          u.group !== undefined
-            ? idOf(readFileInRoot(root, '/etc/group'), u.group, 'group')
-            : primaryGroupOf(passwd, uid);
-        user = gid !== undefined ? `${uid}:${gid}` : uid;
-      }
-      try {
-        exitCode = await execInContainer(s.store, s.db, runtime, rec.id, {
-          command,
-          env,
-          ...(user !== undefined ? { user } : {}),
-          ...(flags.workdir !== undefined ? { workdir: flags.workdir } : {}),
-          ...(flags.detach ? { detach: true } : {}),
-          ...(tty ? { tty: true } : {}),
-          ...(tty ? callerTerminalSize() : {}),
-          stdio: [flags.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
-        });
-      } catch (err) {
-        const code = commandExitCode(err);
-        if (code === undefined) throw err;
-        process.stderr.write(`Error: ${(err as Error).message}\n`);
-        exitCode = code;
-      }
-    });
+    await withContainerSession(
+      storeOptions(flags),
+      async (s) => {
+        const rec = s.require(name);
+        const runtime = await s.runtime();
+        let user: string | undefined;
+        if (flags.user !== undefined) {
+          const u = parseUserSpec(flags.user);
+          const root = containerPaths(s.store.location, rec.id).rootfsMount;
+          const uid = idOf(readFileInRoot(root, '/etc/passwd'), u.user, 'user');
+          const passwd = readFileInRoot(root, '/etc/passwd');
+          // Without a group, the user's primary group from the container's passwd (as podman).
+          const gid =
+            u.group !== undefined
+              ? idOf(readFileInRoot(root, '/etc/group'), u.group, 'group')
+              : primaryGroupOf(passwd, uid);
+          user = gid !== undefined ? `${uid}:${gid}` : uid;
+        }
+        try {
+          exitCode = await execInContainer(s.store, s.db, runtime, rec.id, {
+            command,
+            env,
+            ...(user !== undefined ? { user } : {}),
+            ...(flags.workdir !== undefined ? { workdir: flags.workdir } : {}),
+            ...(flags.detach ? { detach: true } : {}),
+            ...(tty ? { tty: true } : {}),
+            ...(tty ? callerTerminalSize() : {}),
+            stdio: [flags.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
+          });
+        } catch (err) {
+          const code = commandExitCode(err);
+          if (code === undefined) throw err;
+          process.stderr.write(`Error: ${(err as Error).message}\n`);
+          exitCode = code;
+        }
+      },
+      { readOnlyStore: true },
+    );
     if (exitCode !== 0) this.exit(exitCode);
   }
 }
