@@ -237,38 +237,45 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       hint: `pull it first: skiff pull ${options.image}`,
     });
   }
-  const imageConfig: ImageConfig = parseImageConfig(image.config, `image ${image.id.slice(0, 12)}`);
-  // Load everything that can fail on bad input before anything is written.
-  const seccomp = options.spec?.privileged ? undefined : loadSeccompProfile(options.seccomp);
-  const initPath = options.init ? findInitBinary() : undefined;
-  const host = options.host ?? hostFacts();
-  for (const m of options.spec?.mounts ?? []) {
-    if (m.type !== 'bind') continue;
-    try {
-      fs.statSync(m.source);
-    } catch (err) {
-      const code = (err as NodeJS.ErrnoException).code;
-      throw new SkiffError(
-        'INVALID_ARGUMENT',
-        `statfs ${m.source}: ${code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`,
-        { hint: `create ${m.source} first, or fix the bind mount source` },
-      );
-    }
-  }
-  const plan = planVolumes(
-    options.spec?.mounts ?? [],
-    Object.keys(imageConfig.config?.Volumes ?? {}),
-    options.imageVolume,
-  );
   const id = randomBytes(32).toString('hex');
   const paths = containerPaths(store.location, id);
-  // The rootfs is mounted (an exec of mount, or cp for vfs) while the record is written (one
-  // transaction: its fsync and the mount overlap). Both are undone when either fails.
+  // The rootfs is mounted (an exec of mount, or cp for vfs) while the options are checked and
+  // the record is written (one transaction: its fsync and the mount overlap). A failure of any
+  // of them undoes both. The directories take the modes they always had (data 0700).
   mkdirs(paths.bundle, 0o700);
+  mkdirs(dirname(paths.logFile), 0o700);
   const mounting = mountContainerRootfs(store, db, { id, imageId: image.id });
   mounting.catch(() => {}); // awaited below
   let rec: ContainerRecord;
+  let imageConfig: ImageConfig;
+  let seccomp: ReturnType<typeof loadSeccompProfile> | undefined;
+  let initPath: string | undefined;
+  let host: HostFacts;
+  let plan: VolumePlan;
   try {
+    imageConfig = parseImageConfig(image.config, `image ${image.id.slice(0, 12)}`);
+    // Everything that can fail on bad input, before the record is written.
+    seccomp = options.spec?.privileged ? undefined : loadSeccompProfile(options.seccomp);
+    initPath = options.init ? findInitBinary() : undefined;
+    host = options.host ?? hostFacts();
+    for (const m of options.spec?.mounts ?? []) {
+      if (m.type !== 'bind') continue;
+      try {
+        fs.statSync(m.source);
+      } catch (err) {
+        const code = (err as NodeJS.ErrnoException).code;
+        throw new SkiffError(
+          'INVALID_ARGUMENT',
+          `statfs ${m.source}: ${code === 'ENOENT' ? 'no such file or directory' : (err as Error).message}`,
+          { hint: `create ${m.source} first, or fix the bind mount source` },
+        );
+      }
+    }
+    plan = planVolumes(
+      options.spec?.mounts ?? [],
+      Object.keys(imageConfig.config?.Volumes ?? {}),
+      options.imageVolume,
+    );
     rec = db.create({
       id,
       ...(options.name !== undefined ? { name: options.name } : {}),
@@ -300,7 +307,6 @@ export async function createContainer(options: CreateContainerOptions): Promise<
       fs.chmodSync(upper, st.mode & 0o7777);
       m.overlayDirs = { upper, work, ...(inUserNamespace() ? { userxattr: true } : {}) };
     });
-    mkdirs(dirname(paths.logFile), 0o700);
     const rootfs = await mounting;
     const specOptions: RunSpecOptions = {
       ...(options.spec ?? {}),
