@@ -460,7 +460,7 @@ function writeResults(): void {
     '## skiff',
     '',
     `Run on ${new Date().toISOString().slice(0, 10)}: ${RUNS} timed runs per tool per case (after one warm-up each), alternating skiff and podman; medians of wall time; environment "clean".`,
-    `${spawnSync('podman', ['--version'], { encoding: 'utf8' }).stdout.trim()}, runc; both with the overlay driver, a fresh --root/--runroot per pull (nothing deleted between timed runs), pulls from a Debian docker-registry on 127.0.0.1 with --tls-verify=false. Both sync layers and metadata before reporting success.`,
+    `${spawnSync('podman', ['--version'], { encoding: 'utf8' }).stdout.trim()}, runc; both with the overlay driver, a fresh --root/--runroot per pull (nothing deleted between timed runs), pulls from a Debian docker-registry on 127.0.0.1 with --tls-verify=false. Durability: skiff syncs layer contents (one syncfs per pull) and its metadata before reporting success; podman 4.3.1 fdatasyncs its metadata only (strace: no syncfs, no per-file fsync), so skiff does more durable work than its peer here.`,
     '',
     '| case | skiff (ms) | podman (ms) | skiff/podman | skiff peak RSS (MiB) |',
     '|---|---:|---:|---:|---:|',
