@@ -672,12 +672,8 @@ export async function startDetached(
   await mountContainerRootfs(store, db, rec);
   for (const d of [paths.exitDir, paths.socketDir, runtimeStateDir(loc, runtime)]) mkdirs(d, 0o700);
   for (const f of [paths.exitFile, paths.pidFile, paths.conmonPidFile]) fs.rmSync(f, { force: true });
-  // A runtime state left by an earlier run of the same container must go before create (the
-  // runtime keeps it in a directory named by the ID: no exec of the runtime when there is none).
-  if (fs.existsSync(join(runtimeStateDir(loc, runtime), rec.id)))
-    await execFile(runtime.path, [...runtimeArgs(loc, runtime), 'delete', '--force', rec.id], {
-      timeoutMs: 10_000,
-    });
+  // A runtime state left by an earlier run of the same container must go before create.
+  await deleteRuntimeState(loc, runtime, rec.id);
   const spec = applyConsoleSize(loc, rec.id, options.consoleSize);
   const args = [
     '--api-version',
@@ -754,9 +750,7 @@ export async function startDetached(
     return updated as ContainerRecord;
   } catch (err) {
     child.unref();
-    await execFile(runtime.path, [...runtimeArgs(loc, runtime), 'delete', '--force', rec.id], {
-      timeoutMs: 10_000,
-    });
+    await deleteRuntimeState(loc, runtime, rec.id);
     await unmountContainerRootfs(loc, rec.id).catch(() => {});
     db.update(rec.id, { status: 'exited', finished: new Date(), exitCode: 125, clearPid: true });
     throw err;
@@ -827,10 +821,12 @@ export async function cleanupContainer(
 ): Promise<void> {
   const rec = refreshContainer(store, db, id);
   if (!rec || rec.status === 'running') return;
-  await execFile(runtime.path, [...runtimeArgs(store.location, runtime), 'delete', '--force', rec.id], {
-    timeoutMs: 10_000,
-  });
-  await unmountContainerRootfs(store.location, rec.id);
+  // The runtime's state and the rootfs mount are independent once the container has exited:
+  // both go at the same time (`stop` and conmon's exit command both get here).
+  await Promise.all([
+    deleteRuntimeState(store.location, runtime, rec.id),
+    unmountContainerRootfs(store.location, rec.id),
+  ]);
   if (options.remove) await removeContainer(store, db, runtime, rec.id, { force: true });
 }
 
@@ -877,6 +873,18 @@ export async function removeContainer(
  * (unmounting the rootfs), its record (one transaction), and with `volumes` (default: whether it
  * was created with --rm) its anonymous volumes that no other container uses.
  */
+/**
+ * `RUNTIME delete --force ID` when the runtime keeps state for the container (a directory named
+ * by the ID under its --root): `RUNTIME run` deletes its own on exit, and a cleanup that already
+ * ran leaves none, so most calls exec nothing.
+ */
+async function deleteRuntimeState(location: StoreLocation, runtime: OciRuntime, id: string): Promise<void> {
+  if (!fs.existsSync(join(runtimeStateDir(location, runtime), id))) return;
+  await execFile(runtime.path, [...runtimeArgs(location, runtime), 'delete', '--force', id], {
+    timeoutMs: 10_000,
+  });
+}
+
 async function deleteContainer(
   store: Store,
   db: ContainerDb,
@@ -884,12 +892,10 @@ async function deleteContainer(
   rec: ContainerRecord,
   options: { volumes?: boolean },
 ): Promise<void> {
-  // `RUNTIME run` deletes its own state on exit; only call `delete` when some is left.
-  if (fs.existsSync(join(runtimeStateDir(store.location, runtime), rec.id))) {
-    await execFile(runtime.path, [...runtimeArgs(store.location, runtime), 'delete', '--force', rec.id], {
-      timeoutMs: 10_000,
-    });
-  }
+  await Promise.all([
+    deleteRuntimeState(store.location, runtime, rec.id),
+    unmountContainerRootfs(store.location, rec.id),
+  ]);
   await destroyContainerFiles(store.location, rec.id);
   db.remove(rec.id);
   const autoRemove = (rec.config as { autoRemove?: unknown } | null)?.autoRemove === true;
