@@ -23,15 +23,15 @@
  */
 
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { join } from 'node:path';
-import { type Readable, Transform, type TransformCallback } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import * as tar from 'tar-stream';
+import type * as tar from 'tar-stream';
 import { SkiffError } from '../errors.js';
 import type { Digest } from '../spec/digest.js';
 import { Coalescer, decompressStream, peekCompression } from './compression.js';
+import { readTar, type TarBody } from './tar-reader.js';
 import { LayerWriter } from './write-pool.js';
 
 export interface IdPair {
@@ -98,16 +98,6 @@ let umaskBits: number | undefined;
 function currentUmask(): number {
   umaskBits ??= process.umask();
   return umaskBits;
-}
-
-class Hasher extends Transform {
-  readonly hash = createHash('sha256');
-  bytes = 0;
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.hash.update(chunk);
-    this.bytes += chunk.length;
-    cb(null, chunk);
-  }
 }
 
 /**
@@ -388,7 +378,7 @@ class Applier {
     if (list.length > 0) this.xattrs.set(path, list);
   }
 
-  async entry(header: tar.Headers, stream: Readable): Promise<void> {
+  async entry(header: tar.Headers, body: TarBody): Promise<void> {
     const comps = cleanEntryPath(header.name);
     if (comps === null) throw this.fail(`entry "${header.name}" points outside the layer`);
     const type = header.type ?? 'file';
@@ -425,8 +415,8 @@ class Applier {
       case 'file':
       case 'contiguous-file':
         if (this.writer && !this.created.has(dest) && (header.size ?? 0) < BIG_FILE_BYTES) {
-          await this.pooledFile(this.writer, parent, dest, header, stream);
-        } else await this.file(dest, header, stream);
+          await this.pooledFile(this.writer, parent, dest, header, body);
+        } else await this.file(dest, header, body);
         break;
       case 'symlink':
         this.removeExisting(dest, false);
@@ -474,14 +464,16 @@ class Applier {
     parent: string,
     dest: string,
     header: tar.Headers,
-    stream: Readable,
+    body: TarBody,
   ): Promise<void> {
-    const content: Buffer[] = [];
-    let sizeBytes = 0;
-    for await (const chunk of stream) {
-      content.push(chunk as Buffer);
-      sizeBytes += (chunk as Buffer).length;
+    let content: Buffer[];
+    if (Array.isArray(body)) content = body;
+    else {
+      content = [];
+      for await (const chunk of body) content.push(chunk as Buffer);
     }
+    let sizeBytes = 0;
+    for (const c of content) sizeBytes += c.length;
     const mode = (header.mode ?? 0o644) & 0o7777;
     const perm = mode & 0o777;
     // A new file is already owned by the caller (unless its directory is set-group-ID) and has
@@ -513,7 +505,7 @@ class Applier {
     if (writer.pace()) await writer.room();
   }
 
-  private async file(dest: string, header: tar.Headers, stream: Readable): Promise<void> {
+  private async file(dest: string, header: tar.Headers, body: TarBody): Promise<void> {
     const flags =
       fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL | fs.constants.O_NOFOLLOW;
     let fd: number;
@@ -529,7 +521,7 @@ class Applier {
       // Large files are written through the threadpool (the main thread keeps decompressing and
       // hashing meanwhile); small ones at once.
       const big = (header.size ?? 0) >= BIG_FILE_BYTES;
-      for await (const chunk of stream) {
+      for await (const chunk of body) {
         const buf = chunk as Buffer;
         let off = 0;
         while (off < buf.length) {
@@ -805,47 +797,36 @@ export async function applyLayer(
   }
   const applier = new Applier(root, options, what);
   const { compression, stream } = await peekCompression(input);
-  const hasher = new Hasher();
-  const extract = tar.extract();
-  const stages =
-    compression === 'gzip'
-      ? [new Coalescer(), decompressStream(compression)]
-      : [decompressStream(compression)];
-  const piping = pipeline([stream, ...stages, hasher, extract], {
-    ...(options.signal ? { signal: options.signal } : {}),
-  });
-  let failure: unknown;
-  piping.catch((err: unknown) => {
-    failure ??= err;
-  });
+  const decompress = decompressStream(compression);
   if (fs.readdirSync(root).length === 0) applier.writer = new LayerWriter();
+  let read: { sha256: string; bytes: number } | undefined;
+  const consume = async (source: AsyncIterable<Buffer>) => {
+    read = await readTar(source, (header, body) => applier.entry(header, body), {
+      wholeBytes: BIG_FILE_BYTES,
+    });
+  };
+  const piping = options.signal ? { signal: options.signal } : {};
   try {
-    for await (const entry of extract) {
-      try {
-        await applier.entry(entry.header, entry);
-      } finally {
-        entry.resume();
-      }
-    }
-    await piping;
+    if (compression === 'gzip') await pipeline(stream, new Coalescer(), decompress, consume, piping);
+    else await pipeline(stream, decompress, consume, piping);
     await applier.finish();
     await applier.writer?.dispose();
   } catch (err) {
-    const cause = failure ?? err;
-    extract.destroy();
     stream.destroy();
-    await piping.catch(() => {});
     // Nothing may still be writing into the target once the caller hears of the failure.
     await applier.writer?.dispose();
-    if (options.signal?.aborted) throw new SkiffError('ABORTED', `${what}: aborted`, { cause });
-    if (cause instanceof SkiffError) throw cause;
-    const code = errno(cause);
+    if (options.signal?.aborted) throw new SkiffError('ABORTED', `${what}: aborted`, { cause: err });
+    if (err instanceof SkiffError) throw err;
+    const code = errno(err);
     if (code === 'ENOSPC') {
-      throw new SkiffError('IO', `${what}: no space left on device`, { cause });
+      throw new SkiffError('IO', `${what}: no space left on device`, { cause: err });
     }
-    throw new SkiffError(code ? 'IO' : 'INVALID_ARCHIVE', `${what}: ${(cause as Error).message}`, { cause });
+    throw new SkiffError(code ? 'IO' : 'INVALID_ARCHIVE', `${what}: ${(err as Error).message}`, {
+      cause: err,
+    });
   }
-  const diffId: Digest = `sha256:${hasher.hash.digest('hex')}`;
+  if (!read) throw new SkiffError('INTERNAL', `${what}: the tar was not read`);
+  const diffId: Digest = `sha256:${read.sha256}`;
   if (options.expectedDiffId && options.expectedDiffId !== diffId) {
     throw new SkiffError(
       'DIGEST_MISMATCH',
@@ -855,7 +836,7 @@ export async function applyLayer(
   return {
     files: applier.files,
     bytes: applier.bytes,
-    tarBytes: hasher.bytes,
+    tarBytes: read.bytes,
     diffId,
     warnings: applier.warnings,
   };
