@@ -33,6 +33,8 @@ interface Ack {
   job: number;
   seq: number;
   error?: { message: string; code?: string; syscall?: string; path?: string };
+  /** The batch's content arena, handed back for reuse. */
+  data?: ArrayBuffer | null;
 }
 
 /**
@@ -71,20 +73,31 @@ function writerMain(req: NodeRequire): void {
       if (e.syscall) error.syscall = e.syscall;
       if (e.path) error.path = e.path;
     }
-    parentPort!.postMessage(error ? { job: b.job, seq: b.seq, error } : { job: b.job, seq: b.seq });
+    // The arena goes back to the caller (transferred) to be filled again.
+    const back = b.data;
+    const ack = error
+      ? { job: b.job, seq: b.seq, error, data: back }
+      : { job: b.job, seq: b.seq, data: back };
+    parentPort!.postMessage(ack, back ? [back] : []);
   });
 }
 
-const WORKER_SOURCE = `(${writerMain.toString()})(require);`;
 /** Content bytes per batch (small files only: larger ones are written by the caller). */
 const BATCH_DATA_BYTES = 256 << 10;
+const WORKER_SOURCE = `(${writerMain.toString()})(require);`;
+/**
+ * Arenas of BATCH_DATA_BYTES handed back by the workers, reused (allocating and transferring a
+ * fresh one per batch churned external memory, and the garbage collector with it).
+ */
+const freeArenas: ArrayBuffer[] = [];
+const MAX_FREE_ARENAS = 32;
 const BATCH_FILES = 256;
 /**
  * An idle worker is sent what is batched from this many files or bytes on (fewer would cost a
  * message per file when the workers keep up; barrier() sends the rest).
  */
-const IDLE_POST_FILES = 32;
-const IDLE_POST_BYTES = 64 << 10;
+const IDLE_POST_FILES = 128;
+const IDLE_POST_BYTES = 128 << 10;
 /** Batches queued to one worker before the caller waits (backpressure). */
 const MAX_IN_FLIGHT_BATCHES = 8;
 
@@ -177,6 +190,9 @@ export class LayerWriter {
   }
 
   private onAck(ack: Ack, index: number): void {
+    if (ack.data?.byteLength === BATCH_DATA_BYTES && freeArenas.length < MAX_FREE_ARENAS) {
+      freeArenas.push(ack.data);
+    }
     if (ack.seq >= 0) {
       countBatch(-1);
       this.outstanding -= 1;
@@ -209,7 +225,10 @@ export class LayerWriter {
       p = this.pending[index]!;
     }
     if (!p.data && file.sizeBytes > 0) {
-      p.data = Buffer.allocUnsafeSlow(Math.max(BATCH_DATA_BYTES, file.sizeBytes));
+      const reuse = file.sizeBytes <= BATCH_DATA_BYTES ? freeArenas.pop() : undefined;
+      p.data = reuse
+        ? Buffer.from(reuse)
+        : Buffer.allocUnsafeSlow(Math.max(BATCH_DATA_BYTES, file.sizeBytes));
       p.used = 0;
     }
     const off = p.used;
