@@ -1,0 +1,91 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { readTar } from '../../src/layer/tar-reader.js';
+import { rawTarBuffer } from './apply-support.js';
+
+/** The input in pieces of `piece` bytes (entries and headers straddle chunk boundaries). */
+function chunked(buf: Buffer, piece: number): AsyncIterable<Buffer> {
+  const parts: Buffer[] = [];
+  for (let o = 0; o < buf.length; o += piece) parts.push(buf.subarray(o, o + piece));
+  return Readable.from(parts);
+}
+
+interface Seen {
+  name: string;
+  type: string | null | undefined;
+  linkname: string | null | undefined;
+  whole: boolean;
+  content: string;
+}
+
+async function readAll(
+  buf: Buffer,
+  piece: number,
+  opts: { wholeBytes: number; read?: (name: string) => boolean },
+): Promise<{ seen: Seen[]; sha256: string; bytes: number }> {
+  const seen: Seen[] = [];
+  const r = await readTar(
+    chunked(buf, piece),
+    async (header, body) => {
+      let content = '';
+      const whole = Array.isArray(body);
+      if (whole) content = Buffer.concat(body).toString();
+      else if (opts.read?.(header.name) ?? true) {
+        const parts: Buffer[] = [];
+        for await (const c of body) parts.push(c as Buffer);
+        content = Buffer.concat(parts).toString();
+      }
+      seen.push({ name: header.name, type: header.type, linkname: header.linkname, whole, content });
+    },
+    { wholeBytes: opts.wholeBytes },
+  );
+  return { seen, ...r };
+}
+
+describe('readTar', () => {
+  const big = 'b'.repeat(5000);
+  const longName = `${'d'.repeat(120)}/${'f'.repeat(150)}`;
+  const entries = [
+    { name: 'dir', type: 'directory' as const },
+    { name: 'dir/small', content: 'hello' },
+    { name: 'dir/big', content: big },
+    { name: longName, content: 'long' },
+    { name: 'link', type: 'symlink' as const, linkname: `/${'t'.repeat(200)}` },
+    { name: 'after', content: 'end', pax: { 'SCHILY.xattr.user.a': 'v' } },
+  ];
+
+  it('reads every entry, whole or streamed, across chunk boundaries, and hashes all the bytes', async () => {
+    const buf = await rawTarBuffer(entries);
+    for (const piece of [1, 7, 512, 700, 1 << 20]) {
+      const { seen, sha256, bytes } = await readAll(buf, piece, { wholeBytes: 1000 });
+      expect(seen.map((s) => [s.name, s.type, s.whole, s.content])).toEqual([
+        ['dir', 'directory', true, ''],
+        ['dir/small', 'file', true, 'hello'],
+        ['dir/big', 'file', false, big],
+        [longName, 'file', true, 'long'],
+        ['link', 'symlink', true, ''],
+        ['after', 'file', true, 'end'],
+      ]);
+      expect(seen[4]!.linkname).toBe(`/${'t'.repeat(200)}`);
+      expect(sha256).toBe(createHash('sha256').update(buf).digest('hex'));
+      expect(bytes).toBe(buf.length);
+    }
+  });
+
+  it('skips what a handler leaves of a streamed entry', async () => {
+    const buf = await rawTarBuffer(entries);
+    const { seen } = await readAll(buf, 300, { wholeBytes: 1000, read: () => false });
+    expect(seen.map((s) => s.name)).toEqual(['dir', 'dir/small', 'dir/big', longName, 'link', 'after']);
+    expect(seen[5]!.content).toBe('end');
+  });
+
+  it('rejects a truncated tar and a corrupted header', async () => {
+    const buf = await rawTarBuffer(entries);
+    const cut = buf.subarray(0, 512 * 4 + 100);
+    await expect(readAll(cut, 512, { wholeBytes: 1000 })).rejects.toThrow(/Unexpected end of data/);
+    const bad = Buffer.from(buf);
+    bad[512 + 10] = bad[512 + 10]! ^ 0xff;
+    await expect(readAll(bad, 512, { wholeBytes: 1000 })).rejects.toThrow(/Invalid tar header/);
+  });
+});
