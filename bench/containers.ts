@@ -7,6 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { makeImage } from '../test/support/images.js';
 
@@ -51,6 +52,8 @@ type Tool = 'skiff' | 'podman';
 
 export async function containersSection(o: ContainersBenchOptions): Promise<string[]> {
   console.log('bench: containers, skiff beside podman');
+  // The machine is shared: the load around the timed runs says how far to trust them.
+  const loadAtStart = loadavg()[0] as number;
   const dir = join(o.work, 'c');
   mkdirSync(dir, { recursive: true });
   const conf = join(dir, 'containers.conf');
@@ -145,10 +148,12 @@ export async function containersSection(o: ContainersBenchOptions): Promise<stri
     run(t, ['rm', '--all']);
   }
 
+  const loadAtEnd = loadavg()[0] as number;
   return [
     '## skiff containers',
     '',
     `Run on ${new Date().toISOString().slice(0, 10)}: ${o.runs} timed runs per tool per case (after one warm-up each), alternating skiff and podman; medians of wall time; environment "clean" (no NODE_EXTRA_CA_CERTS).`,
+    `Machine load (1-minute load average) ${loadAtStart.toFixed(1)} at the start, ${loadAtEnd.toFixed(1)} at the end, on ${availableParallelism()} cores.`,
     `${spawnSync('podman', ['--version'], { encoding: 'utf8' }).stdout.trim()}; both as root with runc, the overlay driver, --network none, one busybox-static image; podman with a containers.conf of the bench's own (runc, ulimits this machine allows) and a runroot under 50 characters.`,
     '',
     '| case | skiff (ms) | podman (ms) | skiff/podman | skiff peak RSS (MiB) |',
