@@ -4,7 +4,7 @@
 // start costs more than running most commands: with the cache V8 deserialises the bytecode of
 // every function an earlier run of the same command compiled instead of parsing them again.
 //
-// One cache per command (the first word of argv that is not a flag), written at exit by the
+// One cache per command (the first word of argv that is not a flag or a global flag's value), written at exit by the
 // first successful run of that command (or after V8 rejected the cache: another Node, other
 // flags). The file name carries the bundle's content hash (first line of entry.cjs) and V8's
 // version, so a cache never meets code it was not made from. Writes are temp file + rename;
@@ -19,7 +19,7 @@ import { Script } from 'node:vm';
  * Load `entry.cjs` from `dir` (a bundle directory) and return its exports; the ESM bundle
  * (`entry.js`) when there is no CommonJS one (bundle-cli.mjs could not make it).
  */
-export async function loadBundle(dir, argv) {
+export async function loadBundle(dir, argv, valueFlags = []) {
   const file = join(dir, 'entry.cjs');
   let source;
   try {
@@ -31,7 +31,17 @@ export async function loadBundle(dir, argv) {
   }
   const enabled = process.env.SKIFF_CODE_CACHE !== '0';
   const hash = /^\/\/ bundle:([0-9a-f]+)/.exec(source)?.[1];
-  const word = argv.find((a) => !a.startsWith('-')) ?? '';
+  // The command word: global flags before it may take a value (`--root DIR`), which is skipped.
+  let word = '';
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') break;
+    if (!a.startsWith('-')) {
+      word = a;
+      break;
+    }
+    if (valueFlags.includes(a)) i++;
+  }
   const key = /^[a-z][a-z0-9-]{0,31}$/.test(word) ? word : 'other';
   const cacheFile =
     enabled && hash ? join(dir, `entry.${hash}.${process.versions.v8}.${key}.cache`) : undefined;

@@ -11,7 +11,13 @@ setFlagsFromString('--liftoff-only');
 // through oclif (dist/main.js).
 const argv = process.argv.slice(2);
 const { loadBundle } = await import('../dist/bundle/load.mjs');
-const { runFast } = await loadBundle(fileURLToPath(new URL('../dist/bundle/', import.meta.url)), argv);
+// skiff's global flags that take a value, so `skiff --root DIR run …` caches as `run`.
+const GLOBAL_VALUE_FLAGS = ['--root', '--runroot', '--storage-driver', '--log-level'];
+const { runFast } = await loadBundle(
+  fileURLToPath(new URL('../dist/bundle/', import.meta.url)),
+  argv,
+  GLOBAL_VALUE_FLAGS,
+);
 if (!(await runFast(argv))) {
   const { main } = await import('../dist/main.js');
   await main(new URL('../', import.meta.url));
