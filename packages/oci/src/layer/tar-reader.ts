@@ -34,6 +34,116 @@ const headers = tarStreamHeaders as unknown as {
   decodePax(buf: Buffer): Record<string, string>;
 };
 
+const TYPES: Record<number, tar.Headers['type']> = {
+  0: 'file',
+  1: 'link',
+  2: 'symlink',
+  3: 'character-device',
+  4: 'block-device',
+  5: 'directory',
+  6: 'fifo',
+  7: 'contiguous-file',
+  72: 'pax-header',
+  55: 'pax-global-header',
+  27: 'gnu-long-link-path',
+  28: 'gnu-long-path',
+  30: 'gnu-long-path',
+};
+
+/**
+ * An octal field as tar-stream's decoder reads it (leading spaces, then NULs, skipped; up to
+ * the first space), or undefined when it holds anything but plain octal digits there (base-256,
+ * a sign, other whitespace): those headers go through tar-stream's decoder itself.
+ */
+function octal(buf: Buffer, off: number, len: number): number | undefined {
+  const end = off + len;
+  let i = off;
+  if (buf[i]! & 0x80) return undefined;
+  while (i < end && buf[i] === 32) i++;
+  let stop = i;
+  while (stop < end && buf[stop] !== 32) stop++;
+  while (i < stop && buf[i] === 0) i++;
+  if (i === stop) return 0;
+  let n = 0;
+  const first = i;
+  for (; i < stop; i++) {
+    const c = buf[i]!;
+    if (c < 48 || c > 55) break;
+    n = n * 8 + (c - 48);
+  }
+  return i === first ? undefined : n;
+}
+
+function cString(buf: Buffer, off: number, len: number): string {
+  let end = off;
+  while (end < off + len && buf[end] !== 0) end++;
+  return buf.toString('utf8', off, end);
+}
+
+function isUstar(buf: Buffer): boolean {
+  // "ustar\0" at 257
+  return (
+    buf[257] === 0x75 &&
+    buf[258] === 0x73 &&
+    buf[259] === 0x74 &&
+    buf[260] === 0x61 &&
+    buf[261] === 0x72 &&
+    buf[262] === 0
+  );
+}
+
+/**
+ * Decode a header block exactly as tar-stream's `headers.decode` does, without its dozen
+ * intermediate buffers: POSIX ustar headers with octal fields (what layer tars hold) are read
+ * here; anything else (zero blocks, bad checksums, GNU headers, base-256 numbers) by tar-stream.
+ */
+export function decodeHeader(buf: Buffer): RawHeader | null {
+  const mode = octal(buf, 100, 8);
+  const uid = octal(buf, 108, 8);
+  const gid = octal(buf, 116, 8);
+  const size = octal(buf, 124, 12);
+  const mtime = octal(buf, 136, 12);
+  const devmajor = octal(buf, 329, 8);
+  const devminor = octal(buf, 337, 8);
+  const stored = octal(buf, 148, 8);
+  let sum = 8 * 32;
+  for (let i = 0; i < 148; i++) sum += buf[i]!;
+  for (let i = 156; i < 512; i++) sum += buf[i]!;
+  if (
+    sum === 8 * 32 ||
+    sum !== stored ||
+    !isUstar(buf) ||
+    mode === undefined ||
+    uid === undefined ||
+    gid === undefined ||
+    size === undefined ||
+    mtime === undefined ||
+    devmajor === undefined ||
+    devminor === undefined
+  ) {
+    return headers.decode(buf, 'utf-8', false);
+  }
+  // (tar-stream's type is the flag's, also for an old tar's "name/" of flag 0.)
+  const typeflag = buf[156] === 0 ? 0 : buf[156]! - 48;
+  let name = cString(buf, 0, 100);
+  if (buf[345]) name = `${cString(buf, 345, 155)}/${name}`;
+  return {
+    name,
+    mode,
+    uid,
+    gid,
+    size,
+    mtime: new Date(1000 * mtime),
+    type: TYPES[typeflag] ?? (null as unknown as undefined),
+    linkname: buf[157] === 0 ? (null as unknown as undefined) : cString(buf, 157, 100),
+    uname: cString(buf, 265, 32),
+    gname: cString(buf, 297, 32),
+    devmajor,
+    devminor,
+    pax: null,
+  };
+}
+
 /** Bytes pulled from an async source, handed out by exact counts. */
 class ByteQueue {
   private readonly chunks: Buffer[] = [];
@@ -140,7 +250,7 @@ export async function readTar(
     if (q.buffered === 0 && !(await q.fill())) break;
     const block = await q.take(BLOCK);
     if (block === null) throw truncated();
-    const header = headers.decode(joined(block), 'utf-8', false);
+    const header = decodeHeader(joined(block));
     if (header === null) continue; // a zero block (the end marker, or padding after it)
     const size = header.size ?? 0;
     switch (header.type) {

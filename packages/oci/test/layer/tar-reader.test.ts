@@ -1,7 +1,12 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { linkSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
+import tarStreamHeaders from 'tar-stream/headers.js';
 import { describe, expect, it } from 'vitest';
-import { readTar } from '../../src/layer/tar-reader.js';
+import { decodeHeader, readTar } from '../../src/layer/tar-reader.js';
 import { rawTarBuffer } from './apply-support.js';
 
 /** The input in pieces of `piece` bytes (entries and headers straddle chunk boundaries). */
@@ -87,5 +92,77 @@ describe('readTar', () => {
     const bad = Buffer.from(buf);
     bad[512 + 10] = bad[512 + 10]! ^ 0xff;
     await expect(readAll(bad, 512, { wholeBytes: 1000 })).rejects.toThrow(/Invalid tar header/);
+  });
+});
+
+describe('decodeHeader', () => {
+  it('decodes every header as tar-stream does (GNU tar in each format, odd fields, corrupt blocks)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'skiff-tar-headers-'));
+    try {
+      mkdirSync(join(dir, 'src', `${'p'.repeat(90)}`, 'sub'), { recursive: true });
+      writeFileSync(join(dir, 'src', `${'p'.repeat(90)}`, 'sub', `${'n'.repeat(60)}.txt`), 'x');
+      writeFileSync(join(dir, 'src', 'ünï'), 'y');
+      symlinkSync('target/ü', join(dir, 'src', 'ln'));
+      linkSync(join(dir, 'src', 'ünï'), join(dir, 'src', 'hard'));
+      const blocks: Buffer[] = [];
+      for (const format of ['ustar', 'posix', 'gnu', 'oldgnu', 'v7']) {
+        const r = spawnSync(
+          'tar',
+          ['-c', `--format=${format}`, '--owner=4000000', '-C', join(dir, 'src'), '.'],
+          {
+            maxBuffer: 1 << 24,
+          },
+        );
+        const ok = r.status === 0;
+        const tarBuf = ok
+          ? r.stdout
+          : spawnSync('tar', ['-c', `--format=${format}`, '-C', join(dir, 'src'), '.']).stdout;
+        for (let o = 0; o + 512 <= tarBuf.length; o += 512) blocks.push(tarBuf.subarray(o, o + 512));
+      }
+      // Odd fields: a space-padded size, a base-256 uid, a leading sign, a broken checksum.
+      const base = Buffer.from(blocks.find((b) => b.subarray(257, 262).toString() === 'ustar')!);
+      const variants = [
+        (b: Buffer) => b.write('  00017 ', 124, 'latin1'),
+        (b: Buffer) => {
+          b.fill(0, 108, 116);
+          b[108] = 0x80;
+          b[115] = 7;
+        },
+        (b: Buffer) => b.write('+0000644', 100, 'latin1'),
+        (b: Buffer) => b.write('0000644\u0000', 100, 'latin1'),
+      ];
+      const reseal = (b: Buffer) => {
+        b.fill(32, 148, 156);
+        let sum = 0;
+        for (const x of b) sum += x;
+        b.write(`${sum.toString(8).padStart(6, '0')}\u0000 `, 148, 'latin1');
+      };
+      for (const v of variants) {
+        const b = Buffer.from(base);
+        v(b);
+        reseal(b);
+        blocks.push(b);
+      }
+      const corrupt = Buffer.from(base);
+      corrupt[0] = corrupt[0]! ^ 1;
+      blocks.push(corrupt, Buffer.alloc(512));
+      const decodeWith = (f: () => unknown) => {
+        try {
+          return { ok: f() };
+        } catch (err) {
+          return { error: (err as Error).message };
+        }
+      };
+      let decoded = 0;
+      for (const b of blocks) {
+        const mine = decodeWith(() => decodeHeader(b));
+        const theirs = decodeWith(() => tarStreamHeaders.decode(b, 'utf-8', false));
+        expect(mine).toEqual(theirs);
+        if ('ok' in mine && mine.ok) decoded++;
+      }
+      expect(decoded).toBeGreaterThan(20);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
