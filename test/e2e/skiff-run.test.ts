@@ -320,6 +320,48 @@ describe('detached containers', () => {
     store = await storeWithImage('det');
   });
 
+  it('--log-driver passthrough: output goes straight to the caller, attached and detached; logs refuses', async () => {
+    const att = await skiff(sb, store, [
+      'run',
+      '--name',
+      'pt',
+      '--log-driver',
+      'passthrough',
+      IMAGE,
+      'sh',
+      '-c',
+      'echo out; echo err >&2',
+    ]);
+    expect(att.code, att.stderr).toBe(0);
+    expect(att.stdout).toBe('out\n');
+    expect(att.stderr).toBe('err\n');
+    const logs = await skiff(sb, store, ['logs', 'pt']);
+    expect(logs.code).toBe(125);
+    expect(logs.stderr).toBe(
+      "Error: this container is using the 'passthrough' log driver, cannot read logs\n",
+    );
+    // Detached, conmon hands the caller's stdout to the container: its output arrives there.
+    const det = await skiff(sb, store, [
+      'run',
+      '-d',
+      '--rm',
+      '--log-driver',
+      'passthrough',
+      IMAGE,
+      'sh',
+      '-c',
+      'echo from-detached',
+    ]);
+    expect(det.code, det.stderr).toBe(0);
+    const lines = det.stdout.trim().split('\n').sort();
+    expect(lines).toHaveLength(2);
+    expect(lines[0]).toMatch(/^[0-9a-f]{64}$/);
+    expect(lines[1]).toBe('from-detached');
+    const tty = await skiff(sb, store, ['run', '-t', '--log-driver', 'passthrough', IMAGE, 'true']);
+    expect(tty.code).toBe(125);
+    await ok(skiff(sb, store, ['rm', 'pt']));
+  });
+
   it('-d + logs + stop + rm', async () => {
     const id = (
       await ok(

@@ -78,7 +78,7 @@ export interface StoredContainerConfig {
   stopSignal: number;
   stopTimeoutSec: number;
   autoRemove: boolean;
-  logDriver: 'k8s-file' | 'none';
+  logDriver: 'k8s-file' | 'none' | 'passthrough';
   network: 'none' | 'host';
   interactive: boolean;
   tty: boolean;
@@ -191,9 +191,12 @@ export function parseCreateFlags(
     stopTimeoutSec = Number(flags['stop-timeout']);
   }
   const logDriver = flags['log-driver'] ?? 'k8s-file';
-  if (logDriver !== 'k8s-file' && logDriver !== 'none' && logDriver !== 'journald') {
-    throw bad('--log-driver', logDriver, 'supported drivers are k8s-file and none');
+  if (!['k8s-file', 'json-file', 'none', 'passthrough', 'journald'].includes(logDriver)) {
+    throw bad('--log-driver', logDriver, 'supported drivers are k8s-file, none and passthrough');
   }
+  // conmon refuses it too: a container on the caller's terminal could inject input (TIOCSTI).
+  if (logDriver === 'passthrough' && flags.tty)
+    throw bad('--log-driver', logDriver, 'passthrough cannot be used with a terminal (-t)');
   const network = flags.network ?? 'none';
   if (network !== 'none' && network !== 'host') {
     throw new SkiffError(
@@ -279,7 +282,7 @@ export function parseCreateFlags(
       stopSignal,
       stopTimeoutSec,
       autoRemove: Boolean(flags.rm),
-      logDriver: logDriver === 'none' ? 'none' : 'k8s-file',
+      logDriver: logDriver === 'none' || logDriver === 'passthrough' ? logDriver : 'k8s-file',
       network,
       interactive: Boolean(flags.interactive),
       tty: Boolean(flags.tty),

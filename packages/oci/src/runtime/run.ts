@@ -570,7 +570,7 @@ export interface DetachedOptions {
   /** Run after the container exits (podman's `container cleanup`): argv, first the program. */
   exitCommand?: string[];
   /** conmon's log driver: k8s-file (default), none, passthrough is not possible detached. */
-  logDriver?: 'k8s-file' | 'none';
+  logDriver?: 'k8s-file' | 'none' | 'passthrough';
   /** -i: keep the container's stdin open for attach clients (a terminal always has one). */
   stdin?: boolean;
   /** The terminal's size for a -t container (process.consoleSize), e.g. the caller's. */
@@ -693,7 +693,11 @@ export async function startDetached(
     '-P',
     paths.conmonPidFile,
     '-l',
-    options.logDriver === 'none' ? 'none:' : `k8s-file:${paths.logFile}`,
+    options.logDriver === 'none'
+      ? 'none:'
+      : options.logDriver === 'passthrough'
+        ? 'passthrough'
+        : `k8s-file:${paths.logFile}`,
     '--exit-dir',
     paths.exitDir,
     '--socket-dir-path',
@@ -708,9 +712,11 @@ export async function startDetached(
     args.push('--exit-command', prog as string);
     for (const a of rest) args.push('--exit-command-arg', a);
   }
+  // passthrough: the container writes to the caller's stdout/stderr, which conmon hands on.
+  const out = options.logDriver === 'passthrough' ? 'inherit' : 'ignore';
   const child = spawn(conmon, args, {
     cwd: paths.bundle,
-    stdio: ['ignore', 'ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', out, out, 'pipe'],
     env: { ...process.env, _OCI_SYNCPIPE: '3' },
     detached: true,
   });

@@ -148,3 +148,16 @@ describe('parseCreateFlags --userns', () => {
     expect(() => parseCreateFlags({ userns: 'private' }, [], ctx)).toThrow(/invalid --userns "private"/);
   });
 });
+
+describe('parseCreateFlags --log-driver', () => {
+  it('k8s-file (json-file alias), none and passthrough; passthrough refuses a terminal', () => {
+    expect(parseCreateFlags({}, [], ctx).stored.logDriver).toBe('k8s-file');
+    expect(parseCreateFlags({ 'log-driver': 'json-file' }, [], ctx).stored.logDriver).toBe('k8s-file');
+    expect(parseCreateFlags({ 'log-driver': 'none' }, [], ctx).stored.logDriver).toBe('none');
+    expect(parseCreateFlags({ 'log-driver': 'passthrough' }, [], ctx).stored.logDriver).toBe('passthrough');
+    expect(() => parseCreateFlags({ 'log-driver': 'passthrough', tty: true }, [], ctx)).toThrow(
+      /--log-driver "passthrough".*terminal/,
+    );
+    expect(() => parseCreateFlags({ 'log-driver': 'syslog' }, [], ctx)).toThrow(/--log-driver "syslog"/);
+  });
+});

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Args, Flags } from '@oclif/core';
 import { SkiffError } from '@skiff/oci/errors';
+import { storedConfigOf } from '@skiff/oci/runtime/create-flags';
 import { refreshContainer } from '@skiff/oci/runtime/run';
 import { type LogLine, logFileOf, parseK8sLog, withContainerSession } from '@skiff/oci/runtime/session';
 import { ToolCommand, UsageError } from '../../base-command.js';
@@ -54,6 +55,11 @@ export default class ContainerLogs extends ToolCommand {
     await withContainerSession(storeOptions(flags), async (s) => {
       const rec = s.require(args.container);
       const file = logFileOf(s, rec);
+      if (storedConfigOf(rec.config).logDriver === 'passthrough')
+        throw new SkiffError(
+          'INVALID_ARGUMENT',
+          `this container is using the 'passthrough' log driver, cannot read logs`,
+        );
       if (!file) {
         if (rec.status === 'created' || rec.status === 'running') return;
         throw new SkiffError(

@@ -156,7 +156,7 @@ export default class ContainerRun extends ToolCommand {
             ...(flags.tty ? callerTerminalSize() : {}),
             // --sig-proxy=false: the terminal's ^C reaches skiff only, as with podman.
             ...(!flags['sig-proxy'] && !flags.tty ? { processGroup: true } : {}),
-            ...(!flags.tty && !flags.rm && cfg.logDriver !== 'none'
+            ...(!flags.tty && !flags.rm && (cfg.logDriver ?? 'k8s-file') === 'k8s-file'
               ? { tee: { stdout: process.stdout, stderr: process.stderr } }
               : {}),
           });

@@ -79,7 +79,7 @@ export default class ContainerStart extends ToolCommand {
               stdio: [flags.interactive ? 'inherit' : 'ignore', 'inherit', 'inherit'],
               ...(cfg.autoRemove ? { remove: true } : {}),
               ...(cfg.tty ? callerTerminalSize() : {}),
-              ...(!cfg.tty && cfg.logDriver !== 'none'
+              ...(!cfg.tty && (cfg.logDriver ?? 'k8s-file') === 'k8s-file'
                 ? { tee: { stdout: process.stdout, stderr: process.stderr } }
                 : {}),
             }).finally(unproxy);
