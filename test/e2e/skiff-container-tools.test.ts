@@ -291,6 +291,27 @@ describe('skiff top, pause, unpause, port', () => {
     expect(await ok(skiff(sb, store, ['exec', 'sleeper', 'echo', 'alive']))).toBe('alive\n');
   });
 
+  it('a paused container: rm and prune refuse it, kill names its state, stop thaws and stops it', async () => {
+    await ok(skiff(sb, store, ['run', '-d', '--name', 'frozen', IMAGE, 'sleep', '300']));
+    await ok(skiff(sb, store, ['pause', 'frozen']));
+    const rm = await skiff(sb, store, ['rm', 'frozen']);
+    expect(rm.code).toBe(125);
+    expect(rm.stderr).toContain('running or paused containers cannot be removed without force');
+    await ok(skiff(sb, store, ['container', 'prune']));
+    const kill = await skiff(sb, store, ['kill', 'frozen']);
+    expect(kill.code).toBe(125);
+    expect(kill.stderr).toContain('is in state paused');
+    expect(await ok(skiff(sb, store, ['stop', '-t', '0', 'frozen']))).toBe('frozen\n');
+    expect(await ok(skiff(sb, store, ['inspect', '--format', '{{.State.Status}}', 'frozen']))).toBe(
+      'exited\n',
+    );
+    // rm -f of a paused container kills and removes it.
+    await ok(skiff(sb, store, ['start', 'frozen']));
+    await ok(skiff(sb, store, ['pause', 'frozen']));
+    await ok(skiff(sb, store, ['rm', '-f', 'frozen']));
+    expect((await skiff(sb, store, ['inspect', 'frozen'])).code).toBe(125);
+  });
+
   it('port of a container without published ports prints nothing', async () => {
     expect(await skiff(sb, store, ['port', 'sleeper'])).toMatchObject({ code: 0, stdout: '', stderr: '' });
     expect(await skiff(sb, store, ['port', '--all'])).toMatchObject({ code: 0, stdout: '' });

@@ -801,7 +801,10 @@ export async function killContainer(
   const rec = refreshContainer(store, db, id);
   if (!rec) throw new SkiffError('NOT_FOUND', `no container with name or ID "${id}" found`);
   if (rec.status !== 'running')
-    throw new SkiffError('INVALID_ARGUMENT', `container ${rec.name} is not running`);
+    throw new SkiffError(
+      'INVALID_ARGUMENT',
+      `can only kill running containers. ${rec.id} is in state ${rec.status}: container state improper`,
+    );
   const n = signalNumber(signal);
   if (n === undefined) throw new SkiffError('INVALID_ARGUMENT', `invalid signal: ${signal}`);
   const r = await execFile(
@@ -850,7 +853,7 @@ export async function removeContainer(
 ): Promise<void> {
   const rec = refreshContainer(store, db, id);
   if (!rec) throw new SkiffError('NOT_FOUND', `no container with name or ID "${id}" found`);
-  if (rec.status === 'running') {
+  if (rec.status === 'running' || rec.status === 'paused') {
     if (!options.force) {
       throw new SkiffError(
         'IN_USE',
@@ -863,6 +866,11 @@ export async function removeContainer(
     await execFile(runtime.path, [...runtimeArgs(store.location, runtime), 'kill', rec.id, '9'], {
       timeoutMs: 10_000,
     });
+    // A frozen container takes the SIGKILL once thawed.
+    if (rec.status === 'paused')
+      await execFile(runtime.path, [...runtimeArgs(store.location, runtime), 'resume', rec.id], {
+        timeoutMs: 10_000,
+      });
     const deadline = Date.now() + 10_000;
     while (Date.now() < deadline) {
       const pidAlive = rec.pid !== undefined && processAlive(rec.pid);

@@ -13,6 +13,7 @@ import { ContainerDb, type ContainerRecord } from './containers.js';
 import { storedConfigOf } from './create-flags.js';
 import { findRuntime, type OciRuntime } from './discovery.js';
 import { signalNumber } from './exec.js';
+import { unpauseContainer } from './pause.js';
 import { cleanupContainer, containerPaths, killContainer, refreshContainer } from './run.js';
 
 export interface ContainerSession {
@@ -92,8 +93,10 @@ export async function stopContainer(
 ): Promise<ContainerRecord> {
   const rec = s.require(id);
   const cfg = storedConfigOf(rec.config);
-  if (rec.status !== 'running') return rec;
+  if (rec.status !== 'running' && rec.status !== 'paused') return rec;
   const runtime = await s.runtime();
+  // As podman: a paused container is thawed to take its stop signal.
+  if (rec.status === 'paused') await unpauseContainer(s.store, s.db, runtime, rec.id);
   const sig = options.signal ?? cfg.stopSignal ?? 15;
   if (signalNumber(sig) === undefined) throw new SkiffError('INVALID_ARGUMENT', `invalid signal: ${sig}`);
   const timeoutSec = options.timeoutSec ?? cfg.stopTimeoutSec ?? 10;

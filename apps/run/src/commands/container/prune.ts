@@ -18,7 +18,7 @@ export default class ContainerPrune extends ToolCommand {
       const runtime = await s.runtime();
       for (const c of s.db.list()) {
         const rec = s.require(c.id);
-        if (rec.status === 'running') continue;
+        if (rec.status === 'running' || rec.status === 'paused') continue;
         await removeContainer(s.store, s.db, runtime, rec.id);
         process.stdout.write(`${rec.id}\n`);
       }
