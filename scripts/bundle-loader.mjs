@@ -31,18 +31,7 @@ export async function loadBundle(dir, argv, valueFlags = []) {
   }
   const enabled = process.env.SKIFF_CODE_CACHE !== '0';
   const hash = /^\/\/ bundle:([0-9a-f]+)/.exec(source)?.[1];
-  // The command word: global flags before it may take a value (`--root DIR`), which is skipped.
-  let word = '';
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a === '--') break;
-    if (!a.startsWith('-')) {
-      word = a;
-      break;
-    }
-    if (valueFlags.includes(a)) i++;
-  }
-  const key = /^[a-z][a-z0-9-]{0,31}$/.test(word) ? word : 'other';
+  const key = cacheKey(argv, valueFlags);
   const cacheFile =
     enabled && hash ? join(dir, `entry.${hash}.${process.versions.v8}.${key}.cache`) : undefined;
   let cachedData;
@@ -72,4 +61,22 @@ export async function loadBundle(dir, argv, valueFlags = []) {
   const module = { exports: {} };
   script.runInThisContext()(module.exports, createRequire(file), module, file, dir);
   return module.exports;
+}
+
+/**
+ * The cache's name for a command line: its command word, skipping flags and the values of the
+ * global flags that take one (`--root DIR`); `other` when that word is not a command-like word.
+ */
+export function cacheKey(argv, valueFlags = []) {
+  let word = '';
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === '--') break;
+    if (!a.startsWith('-')) {
+      word = a;
+      break;
+    }
+    if (valueFlags.includes(a)) i++;
+  }
+  return /^[a-z][a-z0-9-]{0,31}$/.test(word) ? word : 'other';
 }

@@ -1,7 +1,4 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 
@@ -64,32 +61,5 @@ describe('skiff CLI (built bin)', () => {
     expect(r.status).toBe(0);
     expect(r.stdout).toMatch(/^host:\n {2}arch: /);
     expect(r.stdout).not.toContain('&a1');
-  });
-});
-
-describe('start-up through the code cache', () => {
-  it("global flags' values are skipped: `skiff --root DIR images` caches as `images`", () => {
-    const bundle = fileURLToPath(new URL('../dist/bundle/', import.meta.url));
-    const hash = /^\/\/ bundle:([0-9a-f]+)/.exec(readFileSync(join(bundle, 'entry.cjs'), 'latin1'))?.[1];
-    const cache = (k: string) =>
-      readdirSync(bundle).filter((f) => f.startsWith(`entry.${hash}.`) && f.endsWith(`.${k}.cache`));
-    for (const f of [...cache('images'), ...cache('other')]) rmSync(join(bundle, f), { force: true });
-    const root = mkdtempSync(join(tmpdir(), 'skiff-cc-'));
-    try {
-      const r = skiff(
-        '--root',
-        join(root, 'r'),
-        '--runroot',
-        join(root, 'rr'),
-        '--storage-driver',
-        'vfs',
-        'images',
-      );
-      expect(r.status, r.stderr).toBe(0);
-      expect(cache('images')).toHaveLength(1);
-      expect(cache('other')).toEqual([]);
-    } finally {
-      rmSync(root, { recursive: true, force: true });
-    }
   });
 });

@@ -1,0 +1,7 @@
+/** Types of bundle-loader.mjs (plain JavaScript: it is copied into each app's dist/bundle as load.mjs). */
+export function loadBundle(
+  dir: string,
+  argv: string[],
+  valueFlags?: string[],
+): Promise<Record<string, unknown>>;
+export function cacheKey(argv: readonly string[], valueFlags?: readonly string[]): string;
