@@ -148,6 +148,11 @@ function errno(err: unknown): string | undefined {
   return (err as NodeJS.ErrnoException | null)?.code;
 }
 
+/** `join(dir, name)` for a clean absolute `dir` and one plain component (no normalising pass). */
+function childPath(dir: string, name: string): string {
+  return dir.endsWith('/') ? dir + name : `${dir}/${name}`;
+}
+
 /**
  * Clean a tar entry name into components relative to the target; a leading `/` is dropped.
  * Returns null when `..` would climb above the target.
@@ -397,7 +402,7 @@ class Applier {
       this.pendingFiles.size > 0 &&
       ((type !== 'file' && type !== 'contiguous-file' && type !== 'directory') ||
         base.startsWith('.wh.') ||
-        this.created.has(join(parent, base)))
+        this.created.has(childPath(parent, base)))
     ) {
       // Links, removals and replacements see (and change) what is already written.
       await this.drain();
@@ -407,7 +412,7 @@ class Applier {
       this.whiteout(parent, base, header.name);
       return;
     }
-    const dest = join(parent, base);
+    const dest = childPath(parent, base);
     switch (type) {
       case 'directory':
         this.directory(dest, header);
