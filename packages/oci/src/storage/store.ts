@@ -624,7 +624,8 @@ class LocalStore implements Store {
     signal?: AbortSignal,
   ): Promise<{ bytes: number; files: number; syncMark: number }> {
     try {
-      fs.mkdirSync(tmp, 0o700);
+      // vfs: this directory is the layer's root (/ of a container), 0755 as c/storage makes it.
+      fs.mkdirSync(tmp, this.location.driver === 'overlay' ? 0o700 : 0o755);
       let target = tmp;
       if (this.location.driver === 'overlay') {
         target = join(tmp, 'diff');
