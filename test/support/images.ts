@@ -74,21 +74,33 @@ function busyboxEntries(): TarEntrySpec[] {
 let rootfsCache: Promise<string> | undefined;
 
 /**
- * The busybox rootfs as an uncompressed layer tar on disk (cached per process): /bin/busybox,
- * symlinks for sh, ls, cat, echo, true, false, env, id, sleep, /etc/passwd, /etc/group.
+ * The busybox rootfs as an uncompressed layer tar on disk: /bin/busybox, symlinks for sh, ls,
+ * cat, echo, true, false, env, id, sleep, /etc/passwd, /etc/group. One file in the temp
+ * directory, named by what goes into it, shared by every test process and run (written to a
+ * temporary name and renamed, so concurrent writers are harmless).
  */
 export function busyboxRootfsLayer(): Promise<string> {
   rootfsCache ??= (async () => {
+    let st: Awaited<ReturnType<typeof fs.stat>>;
     try {
-      await fs.access(BUSYBOX);
+      st = await fs.stat(BUSYBOX);
     } catch {
       throw new Error(
         `${BUSYBOX} is missing: install Debian's busybox-static (apt-get install busybox-static)`,
       );
     }
-    const dir = await fs.mkdtemp(path.join(tmpdir(), 'skiff-fixture-rootfs-'));
-    const file = path.join(dir, 'busybox-rootfs.tar');
-    await pipeline(tarStream(busyboxEntries()), createWriteStream(file));
+    const key = createHash('sha256')
+      .update(JSON.stringify([busyboxEntries().map((e) => e.name), st.size, st.mtimeMs, st.ino]))
+      .digest('hex')
+      .slice(0, 16);
+    const file = path.join(tmpdir(), `skiff-fixture-busybox-${key}.tar`);
+    try {
+      await fs.access(file);
+      return file;
+    } catch {}
+    const tmp = `${file}.${process.pid}.tmp`;
+    await pipeline(tarStream(busyboxEntries()), createWriteStream(tmp));
+    await fs.rename(tmp, file);
     return file;
   })();
   return rootfsCache;
