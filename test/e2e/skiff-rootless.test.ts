@@ -86,23 +86,30 @@ afterAll(async () => {
   if (home) await rm(home, { recursive: true, force: true });
 });
 
+/** runuser's arguments to run one of our CLIs (`bin`) as `user` with its own HOME and runtime dir. */
+function runuserArgs(
+  bin: string,
+  args: string[],
+  user = USER,
+  userHome = home,
+  runtimeDir = join(home, 'run'),
+) {
+  return [
+    '-u',
+    user,
+    '--',
+    'env',
+    `HOME=${userHome}`,
+    `XDG_RUNTIME_DIR=${runtimeDir}`,
+    `PATH=${process.env.PATH}`,
+    process.execPath,
+    bin,
+    ...args,
+  ];
+}
+
 function asUser(args: string[]) {
-  return run(
-    'runuser',
-    [
-      '-u',
-      USER,
-      '--',
-      'env',
-      `HOME=${home}`,
-      `XDG_RUNTIME_DIR=${join(home, 'run')}`,
-      `PATH=${process.env.PATH}`,
-      process.execPath,
-      SKIFF_BIN,
-      ...args,
-    ],
-    { timeoutMs: 120_000 },
-  );
+  return run('runuser', runuserArgs(SKIFF_BIN, args), { timeoutMs: 120_000 });
 }
 
 it.each(['vfs', 'overlay'])('an unprivileged user pulls and lists images (%s)', async (driver) => {
@@ -183,25 +190,10 @@ describe('rootless containers', () => {
     // The skiff that started a detached container is killed: the container keeps running.
     const child = spawn(
       'runuser',
-      [
-        '-u',
-        USER,
-        '--',
-        'env',
-        `HOME=${home}`,
-        `XDG_RUNTIME_DIR=${join(home, 'run')}`,
-        `PATH=${process.env.PATH}`,
-        process.execPath,
-        SKIFF_BIN,
-        'run',
-        '-d',
-        '--name',
-        'orphan',
-        IMG(),
-        'sleep',
-        '300',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      runuserArgs(SKIFF_BIN, ['run', '-d', '--name', 'orphan', IMG(), 'sleep', '300']),
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
     );
     let out = '';
     child.stdout.on('data', (d) => {
@@ -248,21 +240,10 @@ describe('rootless containers', () => {
       entryLayers: [[{ name: 'nobodys', type: 'file', content: 'x\n', uid: 65534, gid: 65534 }]],
     });
     execFileSync('chown', ['-R', `${uid}:${uid}`, join(home, 'owned-layout')]);
-    const copy = await run('runuser', [
-      '-u',
-      USER,
-      '--',
-      'env',
-      `HOME=${home}`,
-      `XDG_RUNTIME_DIR=${join(home, 'run')}`,
-      `PATH=${process.env.PATH}`,
-      process.execPath,
-      FERRY_BIN,
-      'copy',
-      '-q',
-      owned.transportRef,
-      'containers-storage:localhost/viaferry:1',
-    ]);
+    const copy = await run(
+      'runuser',
+      runuserArgs(FERRY_BIN, ['copy', '-q', owned.transportRef, 'containers-storage:localhost/viaferry:1']),
+    );
     expect(copy.code, copy.stderr).toBe(0);
     // Layer files keep their owners (ferry chowns inside the namespace), and skiff runs the image.
     const r = await asUser(['run', '--rm', 'localhost/viaferry:1', 'ls', '-ln', '/nobodys']);
@@ -295,21 +276,10 @@ describe('rootless containers', () => {
     const ohome = await mkdtemp('/tmp/skiff-ns-home-');
     chmodSync(ohome, 0o777);
     try {
-      const r = await run('runuser', [
-        '-u',
-        other,
-        '--',
-        'env',
-        `HOME=${ohome}`,
-        `XDG_RUNTIME_DIR=${ohome}`,
-        `PATH=${process.env.PATH}`,
-        process.execPath,
-        SKIFF_BIN,
-        'run',
-        '--rm',
-        'x',
-        'true',
-      ]);
+      const r = await run(
+        'runuser',
+        runuserArgs(SKIFF_BIN, ['run', '--rm', 'x', 'true'], other, ohome, ohome),
+      );
       expect(r.code).toBe(125);
       expect(r.stderr).toMatch(/^Error: no subordinate ids for skiffnosub in \/etc\/subuid/);
     } finally {
