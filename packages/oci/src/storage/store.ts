@@ -22,7 +22,7 @@ import { join } from 'node:path';
 import { PassThrough, type Readable, Transform, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { SkiffError } from '../errors.js';
-import { applyLayer as applyLayerTar, type IdPair, syncFilesystem } from '../layer/apply.js';
+import type { IdPair } from '../layer/apply.js';
 import { chainIdOf, type Digest, DigestVerifier, digestOf, isDigest, parseDigest } from '../spec/digest.js';
 import { type ImageManifest, parseImageConfig, parseManifest } from '../spec/manifest.js';
 import type { ImageConfig } from '../spec/schemas.js';
@@ -45,6 +45,10 @@ import {
   tempPath,
 } from './fs-util.js';
 import { parseLabels } from './image-records.js';
+
+/** The layer unpacker (tar, decompression, its worker pool) loads on the first pull: commands
+ * that only read the store or run containers never compile it. */
+const loadLayerApply = (): Promise<typeof import('../layer/apply.js')> => import('../layer/apply.js');
 
 export interface OpenStoreOptions extends StoreLocationOptions {
   /** Map in-image owners when unpacking (rootless outside a user namespace). */
@@ -283,10 +287,12 @@ class LocalStore implements Store {
         const epoch = ++this.syncsStarted;
         const entry = {
           epoch,
-          done: syncFilesystem(this.location.root).then((ok) => {
-            if (!ok) this.noSyncfs = true;
-            if (this.syncing === entry) this.syncing = undefined;
-          }),
+          done: loadLayerApply()
+            .then((m) => m.syncFilesystem(this.location.root))
+            .then((ok) => {
+              if (!ok) this.noSyncfs = true;
+              if (this.syncing === entry) this.syncing = undefined;
+            }),
         };
         this.syncing = entry;
         await entry.done;
@@ -453,6 +459,7 @@ class LocalStore implements Store {
       try {
         fs.mkdirSync(dir, 0o700);
         fs.mkdirSync(diff, 0o755);
+        const { applyLayer: applyLayerTar } = await loadLayerApply();
         const stats = await applyLayerTar(diff, feed, {
           whiteouts: 'overlay',
           opaqueXattr: `${this.overlayXattrs}.overlay.opaque`,
@@ -634,6 +641,7 @@ class LocalStore implements Store {
         const r = await runCommand('cp', ['-a', '--reflink=auto', '--', `${parentLayer.path}/.`, `${tmp}/`]);
         if (!r.ok) throw new SkiffError('IO', `copying parent layer ${parent} for ${what}: ${r.stderr}`);
       }
+      const { applyLayer: applyLayerTar } = await loadLayerApply();
       const input = await open();
       const stats = await applyLayerTar(target, input, {
         whiteouts: this.location.driver === 'overlay' ? 'overlay' : 'vfs',
