@@ -5,3 +5,5 @@ export function loadBundle(
   valueFlags?: string[],
 ): Promise<Record<string, unknown>>;
 export function cacheKey(argv: readonly string[], valueFlags?: readonly string[]): string;
+/** Keep WebAssembly on V8's baseline compiler from the first module compiled on (see the source). */
+export function baselineWasm(): void;

@@ -9,10 +9,14 @@
 // flags). The file name carries the bundle's content hash (first line of entry.cjs) and V8's
 // version, so a cache never meets code it was not made from. Writes are temp file + rename;
 // a directory we cannot write just means no cache. SKIFF_CODE_CACHE=0 turns it off.
+//
+// Also the one place that sets a V8 flag (see baselineWasm): a flag set at run time changes V8's
+// flag hash, and V8 rejects every code cache made under another hash, Node's own included.
 import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
 import { Script } from 'node:vm';
 
 /**
@@ -51,6 +55,8 @@ export async function loadBundle(dir, argv, valueFlags = []) {
       if (code !== 0) return; // a failed run may have compiled only part of the command's code
       const tmp = `${cacheFile}.${process.pid}.tmp`;
       try {
+        // Made under the flags the next run starts with, or V8 would reject it then.
+        restoreWasmFlags();
         writeFileSync(tmp, script.createCachedData());
         renameSync(tmp, cacheFile);
       } catch {
@@ -61,6 +67,56 @@ export async function loadBundle(dir, argv, valueFlags = []) {
   const module = { exports: {} };
   script.runInThisContext()(module.exports, createRequire(file), module, file, dir);
   return module.exports;
+}
+
+// --liftoff-only and the flags it turns off (their defaults in Node 20's V8): setting these back
+// returns V8's flag hash to its start-up value.
+const LIFTOFF_ONLY = '--liftoff-only';
+const LIFTOFF_UNDO = ['--no-liftoff-only', '--wasm-tier-up', '--wasm-dynamic-tiering'];
+let liftoffOnly = false;
+
+/**
+ * Keep WebAssembly on V8's baseline compiler, from the first module compiled on. undici's HTTP
+ * parser is WebAssembly: left alone, V8 recompiles its hot functions with TurboFan in the
+ * background, ~100 ms of CPU that the process also waits for at exit; the baseline tier is
+ * plenty for a CLI. But setting a V8 flag changes V8's flag hash, and V8 then rejects code
+ * caches made under the old one: Node's own built-in modules would be compiled from source
+ * again (~15-25 ms a command) had the flag been set at start. So it is set when the first
+ * WebAssembly module compiles, after most built-ins are loaded, and a command that speaks no
+ * HTTP never sets it. Call once, first thing in a bin.
+ */
+export function baselineWasm() {
+  if (WebAssembly.Module.skiffBaseline) return;
+  const liftoff = () => {
+    if (liftoffOnly) return;
+    liftoffOnly = true;
+    setFlagsFromString(LIFTOFF_ONLY);
+  };
+  const Native = WebAssembly.Module;
+  class Module extends Native {
+    static skiffBaseline = true;
+    constructor(bytes) {
+      liftoff();
+      super(bytes);
+    }
+  }
+  const { compile, instantiate } = WebAssembly;
+  WebAssembly.Module = Module;
+  WebAssembly.compile = (...args) => {
+    liftoff();
+    return compile(...args);
+  };
+  WebAssembly.instantiate = (source, ...rest) => {
+    if (!(source instanceof Native)) liftoff();
+    return instantiate(source, ...rest);
+  };
+}
+
+/** Put the flags baselineWasm set back to their start-up values (for a code cache made now). */
+function restoreWasmFlags() {
+  if (!liftoffOnly) return;
+  for (const flag of LIFTOFF_UNDO) setFlagsFromString(flag);
+  liftoffOnly = false;
 }
 
 /**

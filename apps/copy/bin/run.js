@@ -1,7 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
 
 const argv = process.argv.slice(2);
 if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
@@ -11,14 +10,11 @@ if (argv.length === 1 && (argv[0] === '--version' || argv[0] === '-v')) {
   process.exit(0);
 }
 
-// undici's HTTP parser is WebAssembly: without this, V8 tiers it up in the background and the
-// process then waits ~80 ms at exit for that compile to finish. The baseline tier is plenty.
-setFlagsFromString('--liftoff-only');
-
 // The common commands run from a bundle without loading oclif's config (fast start-up), loaded
 // through a V8 code cache (dist/bundle/load.mjs); help, unknown commands and everything else go
 // through oclif (dist/main.js).
-const { loadBundle } = await import('../dist/bundle/load.mjs');
+const { baselineWasm, loadBundle } = await import('../dist/bundle/load.mjs');
+baselineWasm();
 const { runFast } = await loadBundle(fileURLToPath(new URL('../dist/bundle/', import.meta.url)), argv);
 if (!(await runFast(argv))) {
   const { main } = await import('../dist/main.js');

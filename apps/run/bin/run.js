@@ -1,16 +1,12 @@
 #!/usr/bin/env node
-// undici's HTTP parser is WebAssembly: without this, V8 tiers it up in the background and the
-// process then waits ~80 ms at exit for that compile to finish. The baseline tier is plenty.
 import { fileURLToPath } from 'node:url';
-import { setFlagsFromString } from 'node:v8';
-
-setFlagsFromString('--liftoff-only');
 
 // The image commands run from a bundle without loading oclif's config (fast start-up), loaded
 // through a V8 code cache (dist/bundle/load.mjs); help, unknown commands and everything else go
 // through oclif (dist/main.js).
 const argv = process.argv.slice(2);
-const { loadBundle } = await import('../dist/bundle/load.mjs');
+const { baselineWasm, loadBundle } = await import('../dist/bundle/load.mjs');
+baselineWasm();
 // skiff's global flags that take a value, so `skiff --root DIR run …` caches as `run`.
 const GLOBAL_VALUE_FLAGS = ['--root', '--runroot', '--storage-driver', '--log-level'];
 const { runFast } = await loadBundle(
