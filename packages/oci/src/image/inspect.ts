@@ -49,6 +49,10 @@ export async function inspectImage(
   options: InspectOptions = {},
 ): Promise<InspectedImage> {
   const source = await ref.newSource(options);
+  // The tag list does not depend on the manifests: asked for at once, beside them. Its error,
+  // if any, surfaces after theirs.
+  const tags = options.tags && source.repoTags ? source.repoTags() : Promise.resolve([]);
+  tags.catch(() => {});
   try {
     const what = ref.toString();
     const top = await topManifest(source, options.signal);
@@ -86,9 +90,9 @@ export async function inspectImage(
     const rawConfig = await readSmallBlob(source, manifest.config, `config of ${what}`, options.signal);
     const isImageConfig = /(image\.config\.v1|container\.image\.v1)\+json$/.test(manifest.config.mediaType);
     const config = isImageConfig ? parseImageConfig(rawConfig, what) : undefined;
-    const repoTags = options.tags && source.repoTags ? await source.repoTags() : [];
-    return { topManifest: top, manifest, rawConfig, config, repoTags };
+    return { topManifest: top, manifest, rawConfig, config, repoTags: await tags };
   } finally {
+    await tags.catch(() => {});
     await source.close();
   }
 }

@@ -312,6 +312,7 @@ export class RegistryClient {
     const dispatcher = await this.dispatcher();
     const tryScheme = async (
       scheme: 'https' | 'http',
+      retry = true,
     ): Promise<{ base: URL; challenges: AuthChallenge[] }> => {
       const base = new URL(`${scheme}://${this.endpoint}`);
       const url = new URL('/v2/', base);
@@ -320,7 +321,7 @@ export class RegistryClient {
         url,
         signal,
         () => request(url, { method: 'GET', headers: { 'user-agent': this.userAgent }, dispatcher, signal }),
-        true,
+        retry,
         true,
       );
       const challenges = parseWwwAuthenticate(res.headers['www-authenticate']);
@@ -334,13 +335,22 @@ export class RegistryClient {
         { status: res.statusCode },
       );
     };
+    // Where plain HTTP is allowed, it is asked at the same time as HTTPS (a GET /v2/ without
+    // credentials), so a registry without TLS costs no second round trip; HTTPS still wins
+    // whenever it answers, as skopeo's sequential probe would have it. That early probe is not
+    // retried (it may be talking to a TLS port): a network hiccup there means one more, retried, try.
+    const http = this.allowHttp ? tryScheme('http', false) : undefined;
+    http?.catch(() => {});
     try {
       return await tryScheme('https');
     } catch (err) {
-      if (isAbortError(err) || !this.allowHttp)
-        throw networkError(err, this.endpoint, `pinging ${this.endpoint}`);
+      if (isAbortError(err) || !http) throw networkError(err, this.endpoint, `pinging ${this.endpoint}`);
       try {
-        return await tryScheme('http');
+        return await http.catch((probeErr: unknown) =>
+          isRetryableNetworkError(probeErr) && !isAbortError(probeErr)
+            ? tryScheme('http')
+            : Promise.reject(probeErr),
+        );
       } catch (httpErr) {
         // Report the HTTPS failure when HTTP does not work either: it is the primary protocol.
         throw networkError(isSkiffError(httpErr) ? httpErr : err, this.endpoint, `pinging ${this.endpoint}`);
