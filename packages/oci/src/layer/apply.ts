@@ -183,7 +183,11 @@ class Applier {
   files = 0;
   bytes = 0;
   private readonly dirCache = new Map<string, string>();
-  private readonly created = new Set<string>();
+  /**
+   * What this layer created (or found and kept), by real directory: the names made in it. By
+   * directory rather than full path: a name is hashed, not a 60-character path per entry.
+   */
+  private readonly created = new Map<string, Set<string>>();
   private readonly syncFiles: string[] = [];
   private readonly syncDirs = new Set<string>();
   private readonly dirTimes = new Map<string, { atime: Date; mtime: Date }>();
@@ -196,8 +200,12 @@ class Applier {
    * nothing but what this layer creates can be in the way).
    */
   writer: LayerWriter | undefined;
-  /** Files handed to the writer since the last barrier (real paths). */
-  private readonly pendingFiles = new Set<string>();
+  /** Files handed to the writer since the last barrier: names by real directory. */
+  private readonly pendingFiles = new Map<string, Set<string>>();
+  /** Files and directories handed to the writer since the last barrier. */
+  private pendingCount = 0;
+  /** Directories handed to the writer since the last barrier (the main thread may not see them yet). */
+  private pendingDirs = 0;
   /** Directories whose mode has the set-group-ID bit (new files inherit their group). */
   private readonly setgidDirs = new Set<string>();
 
@@ -209,7 +217,6 @@ class Applier {
     this.chown = options.chown ?? isRoot;
     this.devices = options.devices ?? isRoot;
     this.overlay = options.whiteouts === 'overlay';
-    this.created.add(root);
   }
 
   private fail(message: string, cause?: unknown): SkiffError {
@@ -269,6 +276,8 @@ class Applier {
     if (!this.writer) return;
     await this.writer.barrier();
     this.pendingFiles.clear();
+    this.pendingCount = 0;
+    this.pendingDirs = 0;
   }
 
   /**
@@ -276,18 +285,18 @@ class Applier {
    * waited for, to be seen as the file it is).
    */
   private runsThroughPending(parentComps: readonly string[]): boolean {
-    if (!this.writer || this.pendingFiles.size === 0 || this.dirCache.has(parentComps.join('/')))
-      return false;
+    // A directory the writer has not made yet would be seen missing (and made here).
+    if (this.pendingDirs > 0) return true;
     const dir = this.resolve(parentComps, true);
     for (let p = dir; p.length > this.root.length; p = p.slice(0, p.lastIndexOf('/'))) {
-      if (this.pendingFiles.has(p)) return true;
+      const at = p.lastIndexOf('/');
+      if (this.pendingFiles.get(p.slice(0, at))?.has(p.slice(at + 1))) return true;
     }
     return false;
   }
 
   /** The real directory an entry's parent components name (created when missing). */
-  private parentDir(parentComps: readonly string[]): string {
-    const key = parentComps.join('/');
+  private parentDir(parentComps: readonly string[], key: string): string {
     const cached = this.dirCache.get(key);
     if (cached !== undefined) return cached;
     const dir = this.resolve(parentComps, true);
@@ -326,10 +335,38 @@ class Applier {
 
   private markCreated(path: string): void {
     let p = path;
-    while (!this.created.has(p)) {
-      this.created.add(p);
-      p = p.slice(0, p.lastIndexOf('/'));
+    while (p.length > this.root.length) {
+      const at = p.lastIndexOf('/');
+      if (!this.markChild(p.slice(0, at), p.slice(at + 1))) return;
+      p = p.slice(0, at);
     }
+  }
+
+  /**
+   * Record `name` in `dir` as created; true when `dir` itself is still to be recorded (its first
+   * name: the names of a directory are recorded only once the directory is).
+   */
+  private markChild(dir: string, name: string): boolean {
+    let names = this.created.get(dir);
+    if (names) {
+      names.add(name);
+      return false;
+    }
+    names = new Set([name]);
+    this.created.set(dir, names);
+    return true;
+  }
+
+  /** Whether this layer created `name` in `dir` (a real directory). */
+  private hasChild(dir: string, name: string): boolean {
+    return this.created.get(dir)?.has(name) === true;
+  }
+
+  /** Whether this layer created the real path `path` (the root counts as created). */
+  private isCreated(path: string): boolean {
+    if (path === this.root) return true;
+    const at = path.lastIndexOf('/');
+    return this.hasChild(path.slice(0, at), path.slice(at + 1));
   }
 
   /** Remove whatever is at `path` (not following it). Invalidates resolved directories. */
@@ -395,33 +432,51 @@ class Applier {
     }
     const base = comps[comps.length - 1]!;
     const parentComps = comps.slice(0, -1);
-    if (this.runsThroughPending(parentComps)) await this.drain();
-    const parent = this.parentDir(parentComps);
+    const parentKey = parentComps.join('/');
+    if (this.pendingCount > 0 && !this.dirCache.has(parentKey) && this.runsThroughPending(parentComps)) {
+      await this.drain();
+    }
+    const parent = this.parentDir(parentComps, parentKey);
+    const whiteout = base.startsWith('.wh.');
+    const isNew = !this.hasChild(parent, base);
+    const isFile = type === 'file' || type === 'contiguous-file';
+    // Written by the worker pool: new small files, new directories (the target started empty).
+    const pooled =
+      this.writer !== undefined &&
+      isNew &&
+      !whiteout &&
+      (type === 'directory' || (isFile && (header.size ?? 0) < BIG_FILE_BYTES));
     if (
-      this.writer &&
-      this.pendingFiles.size > 0 &&
-      ((type !== 'file' && type !== 'contiguous-file' && type !== 'directory') ||
-        base.startsWith('.wh.') ||
-        this.created.has(childPath(parent, base)))
+      this.pendingCount > 0 &&
+      !pooled &&
+      ((!isFile && type !== 'directory') || whiteout || !isNew || this.pendingDirs > 0)
     ) {
-      // Links, removals and replacements see (and change) what is already written.
+      // Links, removals and replacements see (and change) what is already written; nothing is
+      // made here below a directory the writer has not made yet.
       await this.drain();
     }
 
-    if (base.startsWith('.wh.')) {
+    if (whiteout) {
       this.whiteout(parent, base, header.name);
       return;
     }
     const dest = childPath(parent, base);
     switch (type) {
       case 'directory':
+        if (pooled) {
+          this.pooledDirectory(this.writer!, parent, base, dest, comps.join('/'), header);
+          if (this.writer!.pace()) await this.writer!.room();
+          return; // recorded as created there
+        }
         this.directory(dest, header);
         break;
       case 'file':
       case 'contiguous-file':
-        if (this.writer && !this.created.has(dest) && (header.size ?? 0) < BIG_FILE_BYTES) {
-          await this.pooledFile(this.writer, parent, dest, header, body);
-        } else await this.file(dest, header, body);
+        if (pooled) {
+          await this.pooledFile(this.writer!, parent, base, dest, header, body);
+          return; // recorded as created there
+        }
+        await this.file(dest, header, body);
         break;
       case 'symlink':
         this.removeExisting(dest, false);
@@ -457,6 +512,38 @@ class Applier {
     this.syncDirs.add(path);
   }
 
+  /**
+   * A new directory through the writer pool (as directory() does, skipping calls that change
+   * nothing): the entries below it find it in the directory cache, and their writes queue after
+   * it on the same worker.
+   */
+  private pooledDirectory(
+    writer: LayerWriter,
+    parent: string,
+    base: string,
+    dest: string,
+    key: string,
+    header: tar.Headers,
+  ): void {
+    const mode = (header.mode ?? 0o755) & 0o7777;
+    const perm = mode & 0o777;
+    // A new directory is the caller's (group and set-group-ID bit from a set-group-ID parent).
+    const owner = this.owner(header);
+    const setgidParent = this.setgidDirs.has(parent);
+    const chown = owner && (owner.uid !== euid || owner.gid !== egid || setgidParent);
+    const chmod = mode !== perm || setgidParent || (perm & ~currentUmask()) !== perm;
+    writer.addDir(dest, perm, chown ? owner.uid : -1, chown ? owner.gid : -1, chmod ? mode : -1);
+    this.pendingCount += 1;
+    this.pendingDirs += 1;
+    this.dirCache.set(key, dest);
+    if (mode & 0o2000) this.setgidDirs.add(dest);
+    this.dirTimes.set(dest, this.times(header));
+    this.collectXattrs(dest, header);
+    this.syncDirs.add(dest);
+    this.syncDirs.add(parent);
+    if (this.markChild(parent, base)) this.markCreated(parent);
+  }
+
   private directory(dest: string, header: tar.Headers): void {
     const existing = this.removeExisting(dest, true);
     if (!existing) fs.mkdirSync(dest, 0o700);
@@ -467,6 +554,7 @@ class Applier {
   private async pooledFile(
     writer: LayerWriter,
     parent: string,
+    base: string,
     dest: string,
     header: tar.Headers,
     body: TarBody,
@@ -502,11 +590,19 @@ class Applier {
       },
       parent,
     );
-    this.pendingFiles.add(dest);
+    let pending = this.pendingFiles.get(parent);
+    if (!pending) {
+      pending = new Set();
+      this.pendingFiles.set(parent, pending);
+    }
+    pending.add(base);
+    this.pendingCount += 1;
     this.files += 1;
     this.bytes += sizeBytes;
     this.collectXattrs(dest, header);
     this.syncFiles.push(dest);
+    this.syncDirs.add(parent);
+    if (this.markChild(parent, base)) this.markCreated(parent);
     if (writer.pace()) await writer.room();
   }
 
@@ -613,7 +709,7 @@ class Applier {
       }
       for (const child of fs.readdirSync(parent)) {
         const p = join(parent, child);
-        if (!this.created.has(p)) this.removeExisting(p, false);
+        if (!this.hasChild(parent, child)) this.removeExisting(p, false);
       }
       this.syncDirs.add(parent);
       return;
@@ -626,7 +722,7 @@ class Applier {
       this.pendingWhiteouts.push(path);
       return;
     }
-    if (!this.created.has(path)) this.removeExisting(path, false);
+    if (!this.hasChild(parent, hidden)) this.removeExisting(path, false);
     this.syncDirs.add(parent);
   }
 
@@ -635,7 +731,7 @@ class Applier {
   async finish(): Promise<void> {
     await this.drain();
     for (const path of this.pendingWhiteouts) {
-      if (this.created.has(path)) continue; // hides lower content only, never this layer's own entry
+      if (this.isCreated(path)) continue; // hides lower content only, never this layer's own entry
       this.removeExisting(path, false);
       const ok = await mknod(path, ['c', '0', '0']);
       if (!ok.ok)

@@ -18,7 +18,10 @@
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
-/** Numbers per file in a batch: path index, perm, data offset, length, uid, gid, mode, atime, mtime. */
+/**
+ * Numbers per item in a batch: path index, perm, data offset, length (-1: a directory), uid, gid,
+ * mode, atime, mtime.
+ */
 const SLOTS = 9;
 
 interface Batch {
@@ -27,6 +30,8 @@ interface Batch {
   paths: string[];
   nums: Float64Array;
   data: ArrayBuffer | null;
+  /** The job's stop flag (non-zero once a write of the job failed): shared, not copied. */
+  stop: SharedArrayBuffer;
 }
 
 interface Ack {
@@ -39,7 +44,10 @@ interface Ack {
 
 /**
  * The worker: writes each file of a batch (open with the permission bits, write, then chown when
- * uid ≥ 0, chmod when mode ≥ 0, times, close); the first failure ends the batch and is reported.
+ * uid ≥ 0, chmod when mode ≥ 0, times, close) and makes each directory (mkdir with the permission
+ * bits, then chown and chmod likewise; its times are set by the caller at the end). A directory's
+ * parent may still be queued on another worker: mkdir waits for it (ENOENT) in 1 ms steps, until
+ * the job stops or 60 s passed. The first failure ends the batch and is reported.
  */
 function writerMain(req: NodeRequire): void {
   const fs = req('node:fs') as typeof import('node:fs');
@@ -47,14 +55,33 @@ function writerMain(req: NodeRequire): void {
   const C = fs.constants;
   const FLAGS = C.O_WRONLY | C.O_CREAT | C.O_EXCL | C.O_NOFOLLOW;
   const NUMS = 9;
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  // (No named inner functions: a bundler's name-keeping helper does not exist in the worker.)
   parentPort!.on('message', (b: Batch) => {
     const data = b.data ? Buffer.from(b.data) : Buffer.alloc(0);
+    const stop = new Int32Array(b.stop);
     const n = b.nums;
     let error: Ack['error'];
     try {
       for (let i = 0; i < b.paths.length; i++) {
         const o = i * NUMS;
-        const fd = fs.openSync(b.paths[i]!, FLAGS, n[o + 1]!);
+        const path = b.paths[i]!;
+        if (n[o + 3]! < 0) {
+          for (let waited = 0; ; waited++) {
+            try {
+              fs.mkdirSync(path, n[o + 1]!);
+              break;
+            } catch (err) {
+              const code = (err as NodeJS.ErrnoException).code;
+              if (code !== 'ENOENT' || waited >= 60_000 || Atomics.load(stop, 0) !== 0) throw err;
+            }
+            Atomics.wait(nap, 0, 0, 1);
+          }
+          if (n[o + 4]! >= 0) fs.lchownSync(path, n[o + 4]!, n[o + 5]!);
+          if (n[o + 6]! >= 0) fs.chmodSync(path, n[o + 6]!);
+          continue;
+        }
+        const fd = fs.openSync(path, FLAGS, n[o + 1]!);
         try {
           let off = n[o + 2]!;
           const end = off + n[o + 3]!;
@@ -72,6 +99,7 @@ function writerMain(req: NodeRequire): void {
       if (e.code) error.code = e.code;
       if (e.syscall) error.syscall = e.syscall;
       if (e.path) error.path = e.path;
+      Atomics.store(stop, 0, 1);
     }
     // The arena goes back to the caller (transferred) to be filled again.
     const back = b.data;
@@ -176,6 +204,10 @@ export interface SmallFile {
 export class LayerWriter {
   private readonly job = nextJob++;
   private readonly workers = workers();
+  /** Set (by a worker or here) when the job fails: a worker waiting for a parent directory gives up. */
+  private readonly stop = new SharedArrayBuffer(4);
+  /** The worker of each directory key seen (hashing a long path once, not per file). */
+  private readonly slots = new Map<string, number>();
   private readonly pending: Pending[];
   private readonly inFlight: number[];
   private seq = 0;
@@ -207,6 +239,7 @@ export class LayerWriter {
       if (ack.error.syscall) e.syscall = ack.error.syscall;
       if (ack.error.path) e.path = ack.error.path;
       this.error = e;
+      Atomics.store(new Int32Array(this.stop), 0, 1);
     }
     const waiters = this.waiters;
     this.waiters = [];
@@ -218,7 +251,7 @@ export class LayerWriter {
    * in a directory serialise on its lock.
    */
   add(file: SmallFile, key: string): void {
-    const index = hashOf(key) % this.workers.length;
+    const index = this.slotOf(key);
     let p = this.pending[index]!;
     if (p.data && p.used + file.sizeBytes > p.data.length) {
       this.post(index);
@@ -251,6 +284,38 @@ export class LayerWriter {
     if (p.paths.length >= BATCH_FILES) this.post(index);
   }
 
+  /**
+   * Queue making a directory (its parent exists or is queued before it): mkdir with `perm`, then
+   * chown to uid/gid when ≥ 0 and chmod to `mode` when ≥ 0. `key` is the directory's own path, the
+   * key its files are queued under, so that it is made before them.
+   */
+  addDir(path: string, perm: number, uid: number, gid: number, mode: number): void {
+    const index = this.slotOf(path);
+    const p = this.pending[index]!;
+    const o = p.paths.length * SLOTS;
+    p.paths.push(path);
+    const n = p.nums;
+    n[o] = p.paths.length - 1;
+    n[o + 1] = perm;
+    n[o + 2] = 0;
+    n[o + 3] = -1;
+    n[o + 4] = uid;
+    n[o + 5] = gid;
+    n[o + 6] = mode;
+    n[o + 7] = 0;
+    n[o + 8] = 0;
+    if (p.paths.length >= BATCH_FILES) this.post(index);
+  }
+
+  private slotOf(key: string): number {
+    let index = this.slots.get(key);
+    if (index === undefined) {
+      index = hashOf(key) % this.workers.length;
+      this.slots.set(key, index);
+    }
+    return index;
+  }
+
   private post(index: number): void {
     const p = this.pending[index]!;
     if (p.paths.length === 0) return;
@@ -258,7 +323,7 @@ export class LayerWriter {
     // The arena (allocUnsafeSlow: its own ArrayBuffer) and the numbers are transferred, not copied.
     const data = p.data ? (p.data.buffer as ArrayBuffer) : null;
     const nums = p.nums.subarray(0, p.paths.length * SLOTS).slice();
-    const batch: Batch = { job: this.job, seq, paths: p.paths, nums, data };
+    const batch: Batch = { job: this.job, seq, paths: p.paths, nums, data, stop: this.stop };
     this.inFlight[index]! += 1;
     this.outstanding += 1;
     countBatch(1);
@@ -302,6 +367,8 @@ export class LayerWriter {
   /** Wait for everything sent (nothing more is sent), and forget the job. */
   async dispose(): Promise<void> {
     for (const p of this.pending) p.paths = [];
+    // Nothing more is sent: a directory still waiting for its parent will not get it.
+    Atomics.store(new Int32Array(this.stop), 0, 1);
     while (this.outstanding > 0) await this.next();
     handlers.delete(this.job);
   }

@@ -234,6 +234,8 @@ class LocalStore implements Store {
   private readonly early = new Map<string, EarlyLayer>();
   /** syncfs runs started by this process, and the one running (durable()). */
   private syncsStarted = 0;
+  /** The latest sync that completed (its epoch): writes done before it started are durable. */
+  private syncsDone = 0;
   private syncing: { epoch: number; done: Promise<void> } | undefined;
   private noSyncfs = false;
 
@@ -278,29 +280,27 @@ class LocalStore implements Store {
     for (;;) {
       // Without syncfs (no coreutils `sync`): fsync every file and directory of the tree.
       if (this.noSyncfs) return fsyncTree(dir);
+      if (this.syncsDone > mark) return;
       const running = this.syncing;
-      if (running && running.epoch <= mark) {
-        await running.done;
-        continue;
-      }
-      if (!running) {
-        const epoch = ++this.syncsStarted;
-        const entry = {
-          epoch,
-          done: loadLayerApply()
-            .then((m) => m.syncFilesystem(this.location.root))
-            .then((ok) => {
-              if (!ok) this.noSyncfs = true;
-              if (this.syncing === entry) this.syncing = undefined;
-            }),
-        };
-        this.syncing = entry;
-        await entry.done;
-      } else {
-        await running.done;
-      }
-      if (!this.noSyncfs) return;
+      await (running && running.epoch <= mark ? running.done : (running?.done ?? this.startSync()));
     }
+  }
+
+  /** Start a syncfs of the store's filesystem (the caller checked that none is running). */
+  private startSync(): Promise<void> {
+    const epoch = ++this.syncsStarted;
+    const entry = {
+      epoch,
+      done: loadLayerApply()
+        .then((m) => m.syncFilesystem(this.location.root))
+        .then((ok) => {
+          if (!ok) this.noSyncfs = true;
+          else this.syncsDone = Math.max(this.syncsDone, epoch);
+          if (this.syncing === entry) this.syncing = undefined;
+        }),
+    };
+    this.syncing = entry;
+    return entry.done;
   }
 
   /**

@@ -192,6 +192,56 @@ describe('applyLayer', () => {
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(48 << 20);
   });
 
+  it('makes new directories on the writer threads: nested chains, modes, times, owners, a set-group-ID parent', async () => {
+    // A chain 40 deep with a file at each level: each directory's parent may be queued on
+    // another writer thread than the directory itself and its files.
+    const entries: RawEntry[] = [];
+    let path = '';
+    for (let i = 0; i < 40; i++) {
+      path += `n${i}/`;
+      entries.push({ name: path, type: 'directory', mode: i % 2 ? 0o750 : 0o755 });
+      entries.push({ name: `${path}f`, content: `level ${i}\n` });
+    }
+    entries.push(
+      { name: 'sticky/', type: 'directory', mode: 0o1777 },
+      { name: 'ro/', type: 'directory', mode: 0o555 },
+      { name: 'ro/inside', content: 'x' },
+      { name: 'sgid/', type: 'directory', mode: 0o2775, gid: 4242 },
+      { name: 'sgid/plain/', type: 'directory', mode: 0o755, gid: 7 },
+      { name: 'sgid/plain/f', content: 'y', gid: 7 },
+      { name: 'sgid/kept/', type: 'directory', mode: 0o2755, gid: 4242 },
+      // A file, then a directory of the same name: replaced (on the caller's thread).
+      { name: 'swap', content: 'file first' },
+      { name: 'swap/', type: 'directory', mode: 0o700 },
+      { name: 'swap/in', content: 'z' },
+    );
+    await apply(entries);
+    path = target;
+    for (let i = 0; i < 40; i++) {
+      path = join(path, `n${i}`);
+      const st = fs.statSync(path);
+      expect(st.mode & 0o7777, path).toBe(i % 2 ? 0o750 : 0o755);
+      expect(st.mtime.getTime(), path).toBe(MTIME.getTime());
+      expect(fs.readFileSync(join(path, 'f'), 'utf8')).toBe(`level ${i}\n`);
+    }
+    expect(fs.statSync(join(target, 'sticky')).mode & 0o7777).toBe(0o1777);
+    expect(fs.statSync(join(target, 'ro')).mode & 0o7777).toBe(0o555);
+    expect(fs.readFileSync(join(target, 'ro/inside'), 'utf8')).toBe('x');
+    expect(fs.statSync(join(target, 'sgid')).mode & 0o7777).toBe(0o2775);
+    // Made in a set-group-ID directory, which would give it the set-group-ID bit: the header's mode wins.
+    expect(fs.statSync(join(target, 'sgid/plain')).mode & 0o7777).toBe(0o755);
+    expect(fs.statSync(join(target, 'sgid/kept')).mode & 0o7777).toBe(0o2755);
+    if (isRoot) {
+      expect(fs.statSync(join(target, 'sgid')).gid).toBe(4242);
+      expect(fs.statSync(join(target, 'sgid/plain')).gid).toBe(7);
+      expect(fs.statSync(join(target, 'sgid/plain/f')).gid).toBe(7);
+      expect(fs.statSync(join(target, 'sgid/kept')).gid).toBe(4242);
+    }
+    expect(fs.statSync(join(target, 'swap')).isDirectory()).toBe(true);
+    expect(fs.statSync(join(target, 'swap')).mode & 0o7777).toBe(0o700);
+    expect(fs.readFileSync(join(target, 'swap/in'), 'utf8')).toBe('z');
+  });
+
   // Timing belongs in `npm run bench`; this checks that a many-files layer lands whole.
   it('unpacks 20,000 small files', async () => {
     const entries: RawEntry[] = [];
