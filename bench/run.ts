@@ -37,19 +37,42 @@ const SKOPEO_CACHE = [
 interface Sample {
   ms: number;
   rssKiB: number;
+  /** The tool's CPU time (user + system, its children included). */
+  cpuMs: number;
+  /** CPU time the registries spent meanwhile (both of them). */
+  registryCpuMs: number;
 }
 
+/** Processes whose CPU time a timed run also reports (the registries, once started). */
+const watched: number[] = [];
+
+/** User + system CPU time of a process so far, from /proc (0 when it is gone). */
+function cpuOf(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command name.
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+
 function timed(cmd: string, args: string[], env: NodeJS.ProcessEnv): Sample {
+  const registriesBefore = watched.reduce((sum, pid) => sum + cpuOf(pid), 0);
   const start = process.hrtime.bigint();
-  const r = spawnSync('/usr/bin/time', ['-f', '%M', cmd, ...args], {
+  const r = spawnSync('/usr/bin/time', ['-f', '%M %U %S', cmd, ...args], {
     env,
     encoding: 'utf8',
     maxBuffer: 64 << 20,
   });
   const ms = Number(process.hrtime.bigint() - start) / 1e6;
+  const registryCpuMs = watched.reduce((sum, pid) => sum + cpuOf(pid), 0) - registriesBefore;
   if (r.status !== 0) throw new Error(`${cmd} ${args.join(' ')} failed (${r.status}):\n${r.stderr}`);
   const lines = r.stderr.trim().split('\n');
-  return { ms, rssKiB: Number(lines[lines.length - 1]) };
+  const [rss, user, sys] = (lines[lines.length - 1] ?? '').split(' ').map(Number);
+  return { ms, rssKiB: rss ?? 0, cpuMs: ((user ?? 0) + (sys ?? 0)) * 1000, registryCpuMs };
 }
 
 const median = (xs: number[]) => {
@@ -68,6 +91,11 @@ interface Row {
   skopeoMs: number;
   ratio: number;
   ferryRssMiB: number;
+  ferryCpuMs: number;
+  skopeoCpuMs: number;
+  /** Registry CPU time (source and destination together) during each tool's runs. */
+  ferryRegistryCpuMs: number;
+  skopeoRegistryCpuMs: number;
   note?: string;
 }
 const rows: Row[] = [];
@@ -95,6 +123,10 @@ function compare(
     skopeoMs: median(s.map((x) => x.ms)),
     ratio: 0,
     ferryRssMiB: Math.max(...f.map((x) => x.rssKiB)) / 1024,
+    ferryCpuMs: median(f.map((x) => x.cpuMs)),
+    skopeoCpuMs: median(s.map((x) => x.cpuMs)),
+    ferryRegistryCpuMs: median(f.map((x) => x.registryCpuMs)),
+    skopeoRegistryCpuMs: median(s.map((x) => x.registryCpuMs)),
   };
   row.ratio = row.ferryMs / row.skopeoMs;
   if (note) row.note = note;
@@ -107,6 +139,7 @@ function compare(
 const work = mkdtempSync(join(tmpdir(), 'skiff-bench-'));
 const src = await startRegistry();
 const dst = await startRegistry();
+watched.push(src.pid, dst.pid);
 async function copySection(): Promise<void> {
   console.log(`bench: building images in ${work}`);
   const images = {
@@ -448,12 +481,13 @@ function writeResults(): void {
     `Run on ${new Date().toISOString().slice(0, 10)}: ${RUNS} timed runs per tool per case (after one warm-up each), alternating; medians of wall time.`,
     `skopeo ${spawnSync('skopeo', ['--version'], { encoding: 'utf8' }).stdout.trim()}; Node ${process.version}; registries: Debian docker-registry on 127.0.0.1 (separate source and destination).`,
     'Environment "clean" unsets NODE_EXTRA_CA_CERTS; "machine" keeps it as this machine sets it. Both tools fsync what they write to oci: layouts.',
+    "CPU columns are medians of CPU time (user + system): each tool's own, and the two registries' together while that tool ran. On 2 cores, wall time cannot go below (tool CPU + registry CPU) / 2.",
     '',
-    '| case | ferry (ms) | skopeo (ms) | ferry/skopeo | ferry peak RSS (MiB) |',
-    '|---|---:|---:|---:|---:|',
+    '| case | ferry (ms) | skopeo (ms) | ferry/skopeo | ferry peak RSS (MiB) | CPU ferry / skopeo (ms) | registry CPU during ferry / skopeo (ms) |',
+    '|---|---:|---:|---:|---:|---:|---:|',
     ...rows.map(
       (r) =>
-        `| ${r.case} | ${r.ferryMs.toFixed(0)} | ${r.skopeoMs.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.ferryRssMiB.toFixed(0)} |`,
+        `| ${r.case} | ${r.ferryMs.toFixed(0)} | ${r.skopeoMs.toFixed(0)} | ${r.ratio.toFixed(2)} | ${r.ferryRssMiB.toFixed(0)} | ${r.ferryCpuMs.toFixed(0)} / ${r.skopeoCpuMs.toFixed(0)} | ${r.ferryRegistryCpuMs.toFixed(0)} / ${r.skopeoRegistryCpuMs.toFixed(0)} |`,
     ),
   ];
   const skiff = [

@@ -22,6 +22,8 @@ export interface TestRegistry {
   dataDir: string;
   logFile: string;
   tls: boolean;
+  /** The docker-registry process (benchmarks read its CPU time from /proc). */
+  pid: number;
   /** The CA that signed the server certificate (TLS only). */
   caCertPath?: string;
   /** A directory holding only `ca.crt`, usable as --cert-dir (TLS only). */
@@ -286,6 +288,7 @@ export async function startRegistry(options: StartRegistryOptions = {}): Promise
       dataDir,
       logFile,
       tls,
+      pid: child.pid ?? 0,
       username: auth === 'none' ? undefined : Object.keys(users)[0],
       password: auth === 'none' ? undefined : Object.values(users)[0],
       stop: async () => {
