@@ -105,15 +105,7 @@ export function parseManifest(raw: Buffer, mediaTypeHint: string | undefined, wh
         config: r.data.config,
         layers: r.data.layers,
       };
-      const extra = r.data as {
-        subject?: Descriptor;
-        artifactType?: string;
-        annotations?: Record<string, string>;
-      };
-      if (extra.subject) m.subject = extra.subject;
-      if (extra.artifactType) m.artifactType = extra.artifactType;
-      if (extra.annotations) m.annotations = extra.annotations;
-      return m;
+      return withOptionalFields(m, r.data);
     }
     case MediaType.ociIndex:
     case MediaType.dockerManifestList: {
@@ -122,15 +114,7 @@ export function parseManifest(raw: Buffer, mediaTypeHint: string | undefined, wh
       if (!r.success)
         throw new SkiffError('INVALID_MANIFEST', `invalid index of ${what}: ${formatIssues(r.error)}`);
       const m: ImageIndex = { kind: 'index', mediaType, raw, digest, manifests: r.data.manifests };
-      const extra = r.data as {
-        subject?: Descriptor;
-        artifactType?: string;
-        annotations?: Record<string, string>;
-      };
-      if (extra.subject) m.subject = extra.subject;
-      if (extra.artifactType) m.artifactType = extra.artifactType;
-      if (extra.annotations) m.annotations = extra.annotations;
-      return m;
+      return withOptionalFields(m, r.data);
     }
     default:
       throw new SkiffError(
@@ -138,6 +122,20 @@ export function parseManifest(raw: Buffer, mediaTypeHint: string | undefined, wh
         `manifest of ${what} has unsupported media type "${mediaType}"`,
       );
   }
+}
+
+/** Copy the OCI 1.1 fields a manifest or an index may carry (subject, artifactType, annotations). */
+function withOptionalFields<T extends ImageManifest | ImageIndex>(m: T, parsed: object): T {
+  // Present only in the OCI schemas (validated there); the Docker ones have none of them.
+  const data = parsed as {
+    subject?: Descriptor;
+    artifactType?: string;
+    annotations?: Record<string, string>;
+  };
+  if (data.subject) m.subject = data.subject;
+  if (data.artifactType) m.artifactType = data.artifactType;
+  if (data.annotations) m.annotations = data.annotations;
+  return m;
 }
 
 export function parseImageConfig(raw: Buffer, what: string): ImageConfig {
