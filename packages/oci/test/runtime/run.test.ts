@@ -252,6 +252,59 @@ describe('running containers with runc (root)', () => {
     expect(db.get(c.id)).toBeUndefined();
   });
 
+  it('a --rm container is mounted volatile (as podman does), others are not; a volatile rootfs mounts again', async () => {
+    const mountOptions = (id: string) =>
+      fs
+        .readFileSync('/proc/self/mountinfo', 'utf8')
+        .split('\n')
+        .find((l) => l.includes(containerPaths(store.location, id).rootfsMount))
+        ?.split(' - ')[1];
+    const kept = await createContainer({ store, db, runtime, image: IMAGE, spec: { command: ['true'] } });
+    expect(mountOptions(kept.id)).toMatch(/^overlay /);
+    expect(mountOptions(kept.id)).not.toMatch(/volatile/);
+    await removeContainer(store, db, runtime, kept.id);
+    const c = await createContainer({
+      store,
+      db,
+      runtime,
+      image: IMAGE,
+      spec: { autoRemove: true, user: '0', command: ['sh', '-c', 'echo x >> /root/f; wc -l < /root/f'] },
+      config: { autoRemove: true },
+    });
+    expect(mountOptions(c.id)).toMatch(/volatile/);
+    const out = join(dir, 'volatile');
+    const fd = fs.openSync(out, 'w');
+    // Unmounted after each run: the second mount finds the first one's incompat/volatile marker.
+    expect(await startAttached(store, db, runtime, c.id, { stdio: ['ignore', fd, fd] })).toBe(0);
+    expect(mountOptions(c.id)).toBeUndefined();
+    expect(await startAttached(store, db, runtime, c.id, { stdio: ['ignore', fd, fd], remove: true })).toBe(
+      0,
+    );
+    fs.closeSync(fd);
+    expect(fs.readFileSync(out, 'utf8')).toBe('1\n2\n');
+    expect(db.get(c.id)).toBeUndefined();
+  });
+
+  it('kill signals a detached container (the process conmon monitors): its trap runs', async () => {
+    const c = await createContainer({
+      store,
+      db,
+      runtime,
+      image: IMAGE,
+      spec: { command: ['sh', '-c', 'trap "exit 7" TERM; echo up; while :; do sleep 0.1; done'] },
+    });
+    const rec = await startDetached(store, db, runtime, c.id);
+    const log = containerPaths(store.location, c.id).logFile;
+    for (let i = 0; i < 100 && !(fs.existsSync(log) && fs.readFileSync(log, 'utf8').includes('up')); i++)
+      await new Promise((r) => setTimeout(r, 20));
+    expect(fs.readFileSync(`/proc/${rec.pid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]).toBe(
+      String(rec.monitorPid),
+    );
+    await killContainer(store, db, runtime, c.id, 'TERM');
+    expect(await waitContainer(store, db, c.id)).toBe(7);
+    await removeContainer(store, db, runtime, c.id);
+  });
+
   it('binds (ro, rw), --read-only with its tmpfs, --tmpfs and a missing bind source', async () => {
     const data = join(dir, 'data');
     fs.mkdirSync(data, { recursive: true });
