@@ -48,6 +48,8 @@ import { parseLabels } from './image-records.js';
 
 /** The layer unpacker (tar, decompression, its worker pool) loads on the first pull: commands
  * that only read the store or run containers never compile it. */
+/** Layer blobs from this size on are synced with their unpacked layer (putBlob). */
+const SHARED_SYNC_BLOB_BYTES = 32 << 20;
 const loadLayerApply = (): Promise<typeof import('../layer/apply.js')> => import('../layer/apply.js');
 
 export interface OpenStoreOptions extends StoreLocationOptions {
@@ -276,10 +278,10 @@ class LocalStore implements Store {
    * every caller waiting at the time, as containers/storage syncs a layer once rather than each
    * file. The layers of an image unpacked side by side usually share one or two syncs.
    */
-  private async durable(mark: number, dir: string): Promise<void> {
+  private async durable(mark: number, dir: string | undefined): Promise<void> {
     for (;;) {
       // Without syncfs (no coreutils `sync`): fsync every file and directory of the tree.
-      if (this.noSyncfs) return fsyncTree(dir);
+      if (this.noSyncfs) return dir === undefined ? undefined : fsyncTree(dir);
       if (this.syncsDone > mark) return;
       const running = this.syncing;
       await (running && running.epoch <= mark ? running.done : (running?.done ?? this.startSync()));
@@ -353,6 +355,11 @@ class LocalStore implements Store {
     // the removal below could run before the open and leave the temp file behind.
     let fh: fs.promises.FileHandle | undefined;
     const early = this.startEarlyUnpack(options);
+    // A large layer blob unpacked as it is written is made durable with its layer, by the syncfs
+    // they share (durable()), rather than by an fsync of its own first (which writes the whole
+    // blob out before that sync starts). A small one is fsynced: cheaper than waiting for a sync.
+    const sharedSync =
+      early !== undefined && !this.noSyncfs && (options.sizeBytes ?? 0) >= SHARED_SYNC_BLOB_BYTES;
     try {
       fh = await fs.promises.open(tmp, 'wx', 0o644);
       const out = fs.createWriteStream('', { fd: fh.fd, autoClose: false, highWaterMark: 1 << 20 });
@@ -360,7 +367,7 @@ class LocalStore implements Store {
       await pipeline(stream, ...(stages as [Transform, fs.WriteStream]), {
         ...(options.signal ? { signal: options.signal } : {}),
       });
-      await fh.sync();
+      if (!sharedSync) await fh.sync();
       await fh.close();
     } catch (err) {
       await fh?.close().catch(() => {});
@@ -374,6 +381,21 @@ class LocalStore implements Store {
     const info: BlobInfo = { digest, sizeBytes: verify.bytes };
     if (options.mediaType) info.mediaType = options.mediaType;
     const final = this.blobPath(digest);
+    if (early && sharedSync) {
+      // On disk before it is registered: one syncfs after both the blob and its unpacked tree
+      // were written (the tree's later durable() call then finds it done).
+      const unpacked = await early.result;
+      const mark = this.syncsStarted;
+      try {
+        await this.durable(mark, unpacked?.dir);
+        if (this.noSyncfs) await fsyncFile(tmp); // syncfs turned out to be unusable
+      } catch (err) {
+        fs.rmSync(tmp, { force: true });
+        await early.discard();
+        throw ioError(err, `writing ${what}`);
+      }
+      if (unpacked) unpacked.syncMark = mark;
+    }
     let duplicate = false;
     try {
       this.registerLazily(() => {
@@ -1195,6 +1217,15 @@ function isDirectory(p: string): boolean {
  * Open (creating when needed) the store at the resolved location, and clean up what a killed
  * process left behind. Errors name the root and say what to do (read-only, permission denied).
  */
+async function fsyncFile(path: string): Promise<void> {
+  const fh = await fs.promises.open(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
 export async function openStore(options: OpenStoreOptions = {}): Promise<Store> {
   const location = resolveStoreLocation(options);
   const what = `storage root ${location.root}`;

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import * as fs from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,6 +88,39 @@ describe('overlay: layer blobs unpack while they are written', () => {
     ).rejects.toMatchObject({ code: 'DIGEST_MISMATCH' });
     expect(store!.hasBlob(l.digest)).toBe(false);
     expect(tmpEntries()).toEqual([]);
+  });
+
+  it('a large layer blob (synced with its tree, not fsynced alone) is stored whole and its tree used; a large non-tar blob is still stored', async () => {
+    const content = randomBytes(40 << 20);
+    const l = await layerOf([
+      { name: 'big/', type: 'directory' },
+      { name: 'big/data.bin', content },
+    ]);
+    expect(l.gz.length).toBeGreaterThanOrEqual(32 << 20);
+    await store!.putBlob(Readable.from([l.gz]), {
+      digest: l.digest,
+      sizeBytes: l.gz.length,
+      mediaType: GZIP_LAYER,
+    });
+    let opened = 0;
+    const layer = await store!.applyLayer(undefined, l.diffId, l.digest, () => {
+      opened += 1;
+      return store!.getBlob(l.digest).stream;
+    });
+    expect(opened).toBe(0);
+    expect(fs.readFileSync(join(layer.path, 'big', 'data.bin')).equals(content)).toBe(true);
+    expect(tmpEntries()).toEqual([]);
+
+    const bad = gzipSync(randomBytes(33 << 20), { level: 1 });
+    const badDigest = digestOf(bad);
+    await store!.putBlob(Readable.from([bad]), {
+      digest: badDigest,
+      sizeBytes: bad.length,
+      mediaType: GZIP_LAYER,
+    });
+    expect(store!.hasBlob(badDigest)).toBe(true);
+    expect(tmpEntries()).toEqual([]);
+    expect((await store!.check()).problems).toEqual([]);
   });
 
   it('an unclaimed tree is removed on close', async () => {
