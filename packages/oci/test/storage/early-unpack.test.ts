@@ -7,7 +7,7 @@ import { gzipSync } from 'node:zlib';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { digestOf } from '../../src/spec/digest.js';
 import { openStore, type Store } from '../../src/storage/store.js';
-import { layerOf } from './support.js';
+import { layerOf, type TestLayer } from './support.js';
 
 const GZIP_LAYER = 'application/vnd.oci.image.layer.v1.tar+gzip';
 let dir: string;
@@ -29,23 +29,29 @@ afterEach(() => {
 
 const tmpEntries = () => fs.readdirSync(join(dir, 'root', 'tmp'));
 
+/** putBlob a layer, then applyLayer it, expecting the tree unpacked during putBlob (the blob is not read again). */
+async function putThenApply(l: TestLayer) {
+  await store!.putBlob(Readable.from([l.gz]), {
+    digest: l.digest,
+    sizeBytes: l.gz.length,
+    mediaType: GZIP_LAYER,
+  });
+  let opened = 0;
+  const layer = await store!.applyLayer(undefined, l.diffId, l.digest, () => {
+    opened += 1;
+    return store!.getBlob(l.digest).stream;
+  });
+  expect(opened).toBe(0);
+  return layer;
+}
+
 describe('overlay: layer blobs unpack while they are written', () => {
   it('applyLayer registers the tree unpacked during putBlob without reading the blob again', async () => {
     const l = await layerOf([
       { name: 'etc/', type: 'directory' },
       { name: 'etc/motd', content: 'hi\n' },
     ]);
-    await store!.putBlob(Readable.from([l.gz]), {
-      digest: l.digest,
-      sizeBytes: l.gz.length,
-      mediaType: GZIP_LAYER,
-    });
-    let opened = 0;
-    const layer = await store!.applyLayer(undefined, l.diffId, l.digest, () => {
-      opened += 1;
-      return store!.getBlob(l.digest).stream;
-    });
-    expect(opened).toBe(0);
+    const layer = await putThenApply(l);
     expect(fs.readFileSync(join(layer.path, 'etc', 'motd'), 'utf8')).toBe('hi\n');
     expect(layer.files).toBe(1);
     expect(tmpEntries()).toEqual([]);
@@ -97,17 +103,7 @@ describe('overlay: layer blobs unpack while they are written', () => {
       { name: 'big/data.bin', content },
     ]);
     expect(l.gz.length).toBeGreaterThanOrEqual(32 << 20);
-    await store!.putBlob(Readable.from([l.gz]), {
-      digest: l.digest,
-      sizeBytes: l.gz.length,
-      mediaType: GZIP_LAYER,
-    });
-    let opened = 0;
-    const layer = await store!.applyLayer(undefined, l.diffId, l.digest, () => {
-      opened += 1;
-      return store!.getBlob(l.digest).stream;
-    });
-    expect(opened).toBe(0);
+    const layer = await putThenApply(l);
     expect(fs.readFileSync(join(layer.path, 'big', 'data.bin')).equals(content)).toBe(true);
     expect(tmpEntries()).toEqual([]);
 
