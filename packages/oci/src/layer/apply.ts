@@ -31,6 +31,7 @@ import type * as tar from 'tar-stream';
 import { SkiffError } from '../errors.js';
 import type { Digest } from '../spec/digest.js';
 import { Coalescer, decompressStream, peekCompression } from './compression.js';
+import { resolveInRoot } from './resolve.js';
 import { readTar, type TarBody } from './tar-reader.js';
 import { LayerWriter } from './write-pool.js';
 
@@ -80,7 +81,6 @@ export interface ApplyLayerStats {
   warnings: string[];
 }
 
-const MAX_SYMLINKS = 40;
 /** Files from this size on are written by the thread unpacking, through the threadpool, not the writer pool. */
 const BIG_FILE_BYTES = 256 << 10;
 
@@ -232,43 +232,9 @@ class Applier {
    * would (inside the root only). With `followLast` false the last component is not followed.
    */
   private resolve(comps: readonly string[], followLast: boolean): string {
-    const resolved: string[] = [];
-    const pending = [...comps];
-    let links = 0;
-    let missing = false;
-    while (pending.length > 0) {
-      const c = pending.shift()!;
-      if (c === '' || c === '.') continue;
-      if (c === '..') {
-        resolved.pop();
-        missing = false;
-        continue;
-      }
-      if (missing || (pending.length === 0 && !followLast)) {
-        resolved.push(c);
-        continue;
-      }
-      const p = join(this.root, ...resolved, c);
-      let st: fs.Stats;
-      try {
-        st = fs.lstatSync(p);
-      } catch (err) {
-        if (errno(err) !== 'ENOENT' && errno(err) !== 'ENOTDIR') throw err;
-        missing = true;
-        resolved.push(c);
-        continue;
-      }
-      if (st.isSymbolicLink()) {
-        if (++links > MAX_SYMLINKS)
-          throw this.fail(`too many levels of symbolic links at ${comps.join('/')}`);
-        const target = fs.readlinkSync(p);
-        if (target.startsWith('/')) resolved.length = 0;
-        pending.unshift(...target.split('/'));
-        continue;
-      }
-      resolved.push(c);
-    }
-    return join(this.root, ...resolved);
+    return resolveInRoot(this.root, comps, followLast, () =>
+      this.fail(`too many levels of symbolic links at ${comps.join('/')}`),
+    );
   }
 
   /** Wait until every file handed to the writer is on disk. */

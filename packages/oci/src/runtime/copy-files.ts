@@ -17,13 +17,12 @@ import { pipeline } from 'node:stream/promises';
 import * as tar from 'tar-stream';
 import { SkiffError } from '../errors.js';
 import { cleanEntryPath } from '../layer/apply.js';
+import { resolveInRoot } from '../layer/resolve.js';
 import type { StoreLocation } from '../storage/config.js';
 import { runCommand } from '../storage/fs-util.js';
 import type { Store } from '../storage/store.js';
 import type { ContainerDb } from './containers.js';
 import { containerPaths, mountContainerRootfs, refreshContainer } from './run.js';
-
-const MAX_SYMLINKS = 40;
 
 /** One side of a copy: a path of a container (`container:path`) or of the host. */
 export interface CopyLocation {
@@ -60,44 +59,9 @@ function invalid(message: string, hint?: string): SkiffError {
  * symlink before them was resolved (so a dangling link to /x means ROOT/x, never the link).
  */
 export function resolveInRootfs(root: string, path: string, followLast = true): string {
-  const pending = path.split('/');
-  const resolved: string[] = [];
-  let links = 0;
-  let missing = false;
-  while (pending.length) {
-    const c = pending.shift() as string;
-    if (c === '' || c === '.') continue;
-    if (c === '..') {
-      resolved.pop();
-      missing = false;
-      continue;
-    }
-    const last = !pending.some((p) => p !== '' && p !== '.');
-    if (missing || (last && !followLast)) {
-      resolved.push(c);
-      continue;
-    }
-    const host = join(root, ...resolved, c);
-    let st: fs.Stats;
-    try {
-      st = fs.lstatSync(host);
-    } catch (err) {
-      if (errno(err) !== 'ENOENT' && errno(err) !== 'ENOTDIR') throw err;
-      missing = true;
-      resolved.push(c);
-      continue;
-    }
-    if (st.isSymbolicLink()) {
-      if (++links > MAX_SYMLINKS)
-        throw invalid(`${path}: too many levels of symbolic links in the container`);
-      const target = fs.readlinkSync(host);
-      if (target.startsWith('/')) resolved.length = 0;
-      pending.unshift(...target.split('/'));
-      continue;
-    }
-    resolved.push(c);
-  }
-  return join(root, ...resolved);
+  return resolveInRoot(root, path.split('/'), followLast, () =>
+    invalid(`${path}: too many levels of symbolic links in the container`),
+  );
 }
 
 /** A path as the user wrote it ends with `/` or `/.`: "the directory's contents" / "a directory". */
