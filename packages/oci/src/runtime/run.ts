@@ -956,10 +956,19 @@ async function deleteContainer(
   rec: ContainerRecord,
   options: { volumes?: boolean },
 ): Promise<void> {
-  await Promise.all([
+  // The container's own files (its writable layer, log, exit file) go while the runtime's state
+  // and the rootfs mount do (execs): nothing uses the overlay of a container that no longer
+  // runs, and its upper and work directories go either way. The bundle, which holds the mount
+  // point, goes once unmounted; the record last, so a failure leaves one to remove again.
+  const released = Promise.all([
     deleteRuntimeState(store.location, runtime, rec.id),
     unmountContainerRootfs(store.location, rec.id),
   ]);
+  released.catch(() => {}); // awaited below
+  const paths = containerPaths(store.location, rec.id);
+  fs.rmSync(paths.dataDir, { recursive: true, force: true });
+  fs.rmSync(paths.exitFile, { force: true });
+  await released;
   await destroyContainerFiles(store.location, rec.id);
   db.remove(rec.id);
   const autoRemove = isAutoRemove(rec.config);
