@@ -3,6 +3,7 @@
  * read /proc and files so that spec.ts does not), and safe reads of files inside a rootfs.
  */
 
+import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
@@ -55,11 +56,25 @@ export function hostFacts(): HostFacts {
 
 export const DEFAULT_SECCOMP_PROFILE = '/usr/share/containers/seccomp.json';
 
+/** What RUNROOT/seccomp-profile.json keeps: a profile that passed the schema, and the file it came from. */
+interface SeccompCache {
+  file: string;
+  /** sha256 of the file's bytes when it was checked. */
+  sha256: string;
+  profile: SeccompProfile;
+}
+
 /**
  * The seccomp profile for `--security-opt seccomp=VALUE`: `unconfined` → none; a file → that
  * profile; undefined → the default profile when installed (none otherwise, as podman warns).
+ *
+ * With `cacheDir` (the runroot), the profile checked by the last call is kept there with the
+ * digest of the file's bytes: while the file reads the same, the next container skips the
+ * schema check of its ~400 syscall names (a few ms). The cache is written only after the check
+ * passed, beside the bundles the runtime trusts; a mismatch or an unreadable cache means the
+ * file is checked again.
  */
-export function loadSeccompProfile(value?: string): SeccompProfile | undefined {
+export function loadSeccompProfile(value?: string, cacheDir?: string): SeccompProfile | undefined {
   if (value === 'unconfined') return undefined;
   const file = value ?? DEFAULT_SECCOMP_PROFILE;
   let raw: string;
@@ -73,7 +88,36 @@ export function loadSeccompProfile(value?: string): SeccompProfile | undefined {
       { cause: err },
     );
   }
-  return parseSeccompProfile(raw, file);
+  if (!cacheDir) return parseSeccompProfile(raw, file);
+  const cache = join(cacheDir, 'seccomp-profile.json');
+  const sha256 = createHash('sha256').update(raw).digest('hex');
+  const hit = readSeccompCache(cache, file, sha256);
+  if (hit) return hit;
+  const profile = parseSeccompProfile(raw, file);
+  writeSeccompCache(cache, { file, sha256, profile });
+  return profile;
+}
+
+function readSeccompCache(cache: string, file: string, sha256: string): SeccompProfile | undefined {
+  try {
+    const c = JSON.parse(fs.readFileSync(cache, 'utf8')) as Partial<SeccompCache> | null;
+    if (c?.file !== file || c.sha256 !== sha256) return undefined;
+    const p = c.profile;
+    return p && typeof p === 'object' && typeof p.defaultAction === 'string' ? p : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whole or not at all (temp file + rename); a runroot we cannot write just means no cache. */
+function writeSeccompCache(cache: string, c: SeccompCache): void {
+  const tmp = `${cache}.${process.pid}.tmp`;
+  try {
+    fs.writeFileSync(tmp, JSON.stringify(c), { mode: 0o600 });
+    fs.renameSync(tmp, cache);
+  } catch {
+    fs.rmSync(tmp, { force: true });
+  }
 }
 
 /** catatonit for --init: podman's path first, then Debian's. */

@@ -284,7 +284,9 @@ export async function createContainer(options: CreateContainerOptions): Promise<
   try {
     imageConfig = parseImageConfig(image.config, `image ${image.id.slice(0, 12)}`);
     // Everything that can fail on bad input, before the record is written.
-    seccomp = options.spec?.privileged ? undefined : loadSeccompProfile(options.seccomp);
+    seccomp = options.spec?.privileged
+      ? undefined
+      : loadSeccompProfile(options.seccomp, store.location.runroot);
     initPath = options.init ? findInitBinary() : undefined;
     host = options.host ?? hostFacts();
     for (const m of options.spec?.mounts ?? []) {

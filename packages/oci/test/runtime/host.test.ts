@@ -105,4 +105,29 @@ describe('host facts', () => {
       expect.objectContaining({ message: expect.stringContaining(bad) }),
     );
   });
+
+  it('keeps a checked seccomp profile in the cache directory until its file changes', () => {
+    const dir = fs.mkdtempSync(join(root, '..', 'cache-'));
+    const file = join(dir, 'profile.json');
+    const cache = join(dir, 'seccomp-profile.json');
+    fs.writeFileSync(file, JSON.stringify({ defaultAction: 'SCMP_ACT_ERRNO', syscalls: [] }));
+    expect(loadSeccompProfile(file, dir)?.defaultAction).toBe('SCMP_ACT_ERRNO');
+    expect(JSON.parse(fs.readFileSync(cache, 'utf8'))).toMatchObject({ file, profile: { syscalls: [] } });
+    // Unchanged file: the cached profile (edited here to tell it apart) is what comes back.
+    const c = JSON.parse(fs.readFileSync(cache, 'utf8'));
+    fs.writeFileSync(
+      cache,
+      JSON.stringify({ ...c, profile: { ...c.profile, defaultAction: 'SCMP_ACT_LOG' } }),
+    );
+    expect(loadSeccompProfile(file, dir)?.defaultAction).toBe('SCMP_ACT_LOG');
+    // Another file, or this one rewritten (even invalid now): read and checked again.
+    expect(loadSeccompProfile(undefined, dir)?.syscalls?.length).toBeGreaterThan(10);
+    fs.writeFileSync(file, JSON.stringify({ syscalls: 'x' }));
+    expect(() => loadSeccompProfile(file, dir)).toThrow(
+      expect.objectContaining({ code: 'INVALID_ARGUMENT', message: expect.stringContaining(file) }),
+    );
+    // A cache that is not JSON is ignored.
+    fs.writeFileSync(cache, '{');
+    expect(loadSeccompProfile(undefined, dir)?.defaultAction).toBe('SCMP_ACT_ERRNO');
+  });
 });
