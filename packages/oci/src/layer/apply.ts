@@ -870,6 +870,8 @@ export async function applyLayer(
   const consume = async (source: AsyncIterable<Buffer>) => {
     read = await readTar(source, (header, body) => applier.entry(header, body), {
       wholeBytes: BIG_FILE_BYTES,
+      // The diffID is hashed on a writer thread: this one decompresses, parses and writes.
+      hashOffThread: true,
     });
   };
   const piping = options.signal ? { signal: options.signal } : {};

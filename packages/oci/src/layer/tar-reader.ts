@@ -10,10 +10,11 @@
  * extra hashing stage. Every byte is read to the end, trailing blocks included, as tar-stream does.
  */
 
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import type * as tar from 'tar-stream';
 import tarStreamHeaders from 'tar-stream/headers.js';
+import { OffThreadHash } from './write-pool.js';
 
 const BLOCK = 512;
 /** PAX and GNU long-name records larger than this reject the archive (they are held in memory). */
@@ -151,10 +152,13 @@ class ByteQueue {
   private offset = 0;
   buffered = 0;
   private ended = false;
-  readonly hash = createHash('sha256');
   total = 0;
 
-  constructor(private readonly source: AsyncIterator<Buffer>) {}
+  constructor(
+    private readonly source: AsyncIterator<Buffer>,
+    private readonly hash: { update(chunk: Buffer): void },
+    private readonly offThread: OffThreadHash | undefined,
+  ) {}
 
   /** Pull one more chunk; false at the end of the input. */
   async fill(): Promise<boolean> {
@@ -167,6 +171,7 @@ class ByteQueue {
     const chunk = next.value;
     if (chunk.length === 0) return true;
     this.hash.update(chunk);
+    if (this.offThread) await this.offThread.room();
     this.total += chunk.length;
     if (this.head > 64 && this.head * 2 > this.chunks.length) {
       this.chunks.splice(0, this.head);
@@ -234,14 +239,26 @@ function truncated(): Error {
 
 /**
  * Read the tar in `source` to its end, calling `onEntry` for each entry in order (and waiting
- * for it). Resolves with the sha256 and size of all the bytes read.
+ * for it). Resolves with the sha256 and size of all the bytes read; with `hashOffThread` the
+ * sha256 is computed on a writer thread (OffThreadHash) instead of this one.
  */
 export async function readTar(
   source: AsyncIterable<Buffer>,
   onEntry: TarEntryHandler,
-  options: { wholeBytes: number },
+  options: { wholeBytes: number; hashOffThread?: boolean },
 ): Promise<{ sha256: string; bytes: number }> {
-  const q = new ByteQueue(source[Symbol.asyncIterator]());
+  const offThread = options.hashOffThread ? new OffThreadHash() : undefined;
+  const hash = offThread ?? createHash('sha256');
+  const q = new ByteQueue(source[Symbol.asyncIterator](), hash, offThread);
+  try {
+    const bytes = await readEntries(q, onEntry, options.wholeBytes);
+    return { sha256: offThread ? await offThread.digest() : (hash as Hash).digest('hex'), bytes };
+  } finally {
+    offThread?.dispose();
+  }
+}
+
+async function readEntries(q: ByteQueue, onEntry: TarEntryHandler, wholeBytes: number): Promise<number> {
   let pax: Record<string, string> | null = null;
   let paxGlobal: Record<string, string> | null = null;
   let longPath: string | null = null;
@@ -292,7 +309,7 @@ export async function readTar(
     // A directory's content (if any) is not file data: skipped, never parsed as headers.
     const dataSize = header.type === 'directory' ? 0 : bodySize;
     let left = dataSize;
-    if (dataSize < options.wholeBytes) {
+    if (dataSize < wholeBytes) {
       const data = dataSize === 0 ? [] : await q.take(dataSize);
       if (data === null) throw truncated();
       left = 0;
@@ -320,5 +337,5 @@ export async function readTar(
     }
     if (!(await q.skip(left + (bodySize - dataSize) + padding(bodySize)))) throw truncated();
   }
-  return { sha256: q.hash.digest('hex'), bytes: q.total };
+  return q.total;
 }

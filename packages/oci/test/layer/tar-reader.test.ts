@@ -27,7 +27,7 @@ interface Seen {
 async function readAll(
   buf: Buffer,
   piece: number,
-  opts: { wholeBytes: number; read?: (name: string) => boolean },
+  opts: { wholeBytes: number; read?: (name: string) => boolean; hashOffThread?: boolean },
 ): Promise<{ seen: Seen[]; sha256: string; bytes: number }> {
   const seen: Seen[] = [];
   const r = await readTar(
@@ -43,7 +43,7 @@ async function readAll(
       }
       seen.push({ name: header.name, type: header.type, linkname: header.linkname, whole, content });
     },
-    { wholeBytes: opts.wholeBytes },
+    { wholeBytes: opts.wholeBytes, hashOffThread: opts.hashOffThread ?? false },
   );
   return { seen, ...r };
 }
@@ -76,6 +76,23 @@ describe('readTar', () => {
       expect(sha256).toBe(createHash('sha256').update(buf).digest('hex'));
       expect(bytes).toBe(buf.length);
     }
+  });
+
+  it('hashes on a writer thread (hashOffThread) to the same sha256, in chunks of any size, across several MiB', async () => {
+    const large = Buffer.alloc(5 * (1 << 20) + 123, 7);
+    for (let i = 0; i < large.length; i += 4096) large[i] = i & 0xff;
+    const buf = await rawTarBuffer([...entries, { name: 'large', content: large }]);
+    for (const piece of [511, 300_000, 3 << 20]) {
+      const { sha256, bytes } = await readAll(buf, piece, { wholeBytes: 1000, hashOffThread: true });
+      expect(sha256, String(piece)).toBe(createHash('sha256').update(buf).digest('hex'));
+      expect(bytes).toBe(buf.length);
+    }
+    // A failed read leaves nothing waiting (the next hash still works).
+    await expect(
+      readAll(buf.subarray(0, 3 << 20), 1 << 20, { wholeBytes: 1000, hashOffThread: true }),
+    ).rejects.toThrow(/Unexpected end of data/);
+    const again = await readAll(buf, 1 << 20, { wholeBytes: 1000, hashOffThread: true });
+    expect(again.sha256).toBe(createHash('sha256').update(buf).digest('hex'));
   });
 
   it('skips what a handler leaves of a streamed entry', async () => {
