@@ -250,6 +250,7 @@ export class LayerWriter {
     this.pending = this.workers.map(() => emptyPending());
     this.inFlight = this.workers.map(() => 0);
     handlers.set(this.job, (ack, index) => this.onAck(ack, index));
+    liveWriters.add(this);
   }
 
   private onAck(ack: Ack, index: number): void {
@@ -378,10 +379,20 @@ export class LayerWriter {
     return this.error !== undefined || this.inFlight.some((b) => b >= MAX_IN_FLIGHT_BATCHES);
   }
 
-  /** Wait until no worker has too much queued; throws the first write error. */
+  /**
+   * Wait until no worker has too much queued; throws the first write error. Everything batched
+   * is sent first: a worker may be waiting for a parent directory that another worker's unsent
+   * batch would make, and it must not wait on this wait.
+   */
   async room(): Promise<void> {
+    if (!this.error && this.inFlight.some((b) => b >= MAX_IN_FLIGHT_BATCHES)) this.flush();
     while (!this.error && this.inFlight.some((b) => b >= MAX_IN_FLIGHT_BATCHES)) await this.next();
     if (this.error) throw this.error;
+  }
+
+  /** Send every worker what is batched for it. */
+  flush(): void {
+    for (let i = 0; i < this.workers.length; i++) this.post(i);
   }
 
   private next(): Promise<void> {
@@ -390,7 +401,7 @@ export class LayerWriter {
 
   /** Send everything and wait until it is written; throws the first write error. */
   async barrier(): Promise<void> {
-    for (let i = 0; i < this.workers.length; i++) this.post(i);
+    this.flush();
     while (this.outstanding > 0) await this.next();
     if (this.error) throw this.error;
   }
@@ -400,10 +411,14 @@ export class LayerWriter {
     for (const p of this.pending) p.paths = [];
     // Nothing more is sent: a directory still waiting for its parent will not get it.
     Atomics.store(new Int32Array(this.stop), 0, 1);
+    liveWriters.delete(this);
     while (this.outstanding > 0) await this.next();
     handlers.delete(this.job);
   }
 }
+
+/** The LayerWriters not disposed of: flushed before an OffThreadHash waits (see its room()). */
+const liveWriters = new Set<LayerWriter>();
 
 function hashOf(s: string): number {
   let h = 2166136261;
@@ -479,8 +494,13 @@ export class OffThreadHash {
     this.workers[this.worker]!.postMessage(batch, data ? [data] : []);
   }
 
-  /** Wait while too much is in flight (call between updates); throws when the worker failed. */
+  /**
+   * Wait while too much is in flight (call between updates); throws when the worker failed. The
+   * hashing worker may be a writer waiting for a parent directory in another writer's unsent
+   * batch: every writer's batches are sent before waiting.
+   */
   async room(): Promise<void> {
+    if (!this.error && this.inFlight >= MAX_HASH_IN_FLIGHT) for (const w of liveWriters) w.flush();
     while (!this.error && this.inFlight >= MAX_HASH_IN_FLIGHT) await this.next();
     if (this.error) throw this.error;
   }

@@ -1,7 +1,7 @@
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import * as fs from 'node:fs';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { gzipSync } from 'node:zlib';
@@ -240,6 +240,29 @@ describe('applyLayer', () => {
     expect(fs.statSync(join(target, 'swap')).isDirectory()).toBe(true);
     expect(fs.statSync(join(target, 'swap')).mode & 0o7777).toBe(0o700);
     expect(fs.readFileSync(join(target, 'swap/in'), 'utf8')).toBe('z');
+  });
+
+  it('a directory whose parent waits, unsent, for another writer thread does not stall the layer', async () => {
+    // The writer threads' choice of thread (write-pool.ts: FNV-1a of the directory path).
+    const threads = Math.min(4, Math.max(2, availableParallelism()));
+    const threadOf = (path: string) => {
+      let h = 2166136261;
+      for (let i = 0; i < path.length; i++) h = Math.imul(h ^ path.charCodeAt(i), 16777619);
+      return (h >>> 0) % threads;
+    };
+    const root = fs.realpathSync(target);
+    let b = 0;
+    while (threadOf(join(root, 'a')) === threadOf(join(root, 'a', `b${b}`))) b++;
+    // Nothing else goes to the parent's thread, and the child's thread gets more batches than
+    // it may have queued: its first batch (making the child) waits for the parent.
+    const entries: RawEntry[] = [
+      { name: 'a/', type: 'directory' },
+      { name: `a/b${b}/`, type: 'directory' },
+    ];
+    for (let f = 0; f < 2600; f++) entries.push({ name: `a/b${b}/f${f}`, content: 'x' });
+    const stats = await apply(entries);
+    expect(stats.files).toBe(2600);
+    expect(fs.readdirSync(join(target, 'a', `b${b}`))).toHaveLength(2600);
   });
 
   // Timing belongs in `npm run bench`; this checks that a many-files layer lands whole.
