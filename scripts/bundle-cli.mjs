@@ -25,8 +25,9 @@ const common = {
   logLevel: 'warning',
   metafile: Boolean(process.env.BUNDLE_META),
   // oclif's help and config code reach TypeScript only to run .ts commands; never at run time here.
-  // better-sqlite3 finds its native addon relative to its own files: it stays in node_modules.
-  external: ['typescript', 'better-sqlite3'],
+  // better-sqlite3's JavaScript is bundled (storage/db.ts names its compiled addon by path); the
+  // `bindings` search it falls back on looks for files beside its caller, so it stays outside.
+  external: ['typescript', 'bindings'],
   plugins: [
     {
       name: 'oclif-shim',
