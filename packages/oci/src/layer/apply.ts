@@ -61,6 +61,12 @@ export interface ApplyLayerOptions {
    * `fsync`; `fsync` fsyncs each file and directory written, in parallel batches; false: none.
    */
   sync?: 'syncfs' | 'fsync' | boolean;
+  /**
+   * Hash the diffID on a writer thread rather than the thread unpacking: worth it for a layer of
+   * large files, where that thread is the busiest; for a layer of many small files the writer
+   * threads are. Default false.
+   */
+  hashOffThread?: boolean;
   /** The diffID the uncompressed tar must have; DIGEST_MISMATCH at the end otherwise. */
   expectedDiffId?: Digest;
   /** Names the layer in errors, e.g. "layer sha256:… of docker://…". */
@@ -870,8 +876,7 @@ export async function applyLayer(
   const consume = async (source: AsyncIterable<Buffer>) => {
     read = await readTar(source, (header, body) => applier.entry(header, body), {
       wholeBytes: BIG_FILE_BYTES,
-      // The diffID is hashed on a writer thread: this one decompresses, parses and writes.
-      hashOffThread: true,
+      hashOffThread: options.hashOffThread ?? false,
     });
   };
   const piping = options.signal ? { signal: options.signal } : {};

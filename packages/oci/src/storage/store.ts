@@ -50,6 +50,8 @@ import { parseLabels } from './image-records.js';
  * that only read the store or run containers never compile it. */
 /** Layer blobs from this size on are synced with their unpacked layer (putBlob). */
 const SHARED_SYNC_BLOB_BYTES = 32 << 20;
+/** Layer blobs from this size on have their diffID hashed off the unpacking thread. */
+const OFF_THREAD_HASH_BLOB_BYTES = 16 << 20;
 const loadLayerApply = (): Promise<typeof import('../layer/apply.js')> => import('../layer/apply.js');
 
 export interface OpenStoreOptions extends StoreLocationOptions {
@@ -490,6 +492,8 @@ class LocalStore implements Store {
           signal: options.signal ? AbortSignal.any([options.signal, stop.signal]) : stop.signal,
           // Synced before it is registered (durable()), with the other layers of the image.
           sync: false,
+          // A large blob is mostly large files (a layer of many small ones compresses well).
+          hashOffThread: (options.sizeBytes ?? 0) >= OFF_THREAD_HASH_BLOB_BYTES,
         });
         return {
           dir,
