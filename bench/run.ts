@@ -292,11 +292,18 @@ function comparePeer(
 ): void {
   const k: Sample[] = [];
   const p: Sample[] = [];
-  timed(process.execPath, [SKIFF, ...skiffArgs(-1)], env);
-  timed('podman', podmanArgs(-1), env);
+  // Each timed run starts with nothing dirty in the page cache (an untimed `sync` first): podman
+  // leaves its pull's files for the kernel to write back later, and skiff's syncfs would
+  // otherwise write them out for it.
+  const settled = (cmd: string, args: string[]) => {
+    spawnSync('sync');
+    return timed(cmd, args, env);
+  };
+  settled(process.execPath, [SKIFF, ...skiffArgs(-1)]);
+  settled('podman', podmanArgs(-1));
   for (let i = 0; i < RUNS; i++) {
-    k.push(timed(process.execPath, [SKIFF, ...skiffArgs(i)], env));
-    p.push(timed('podman', podmanArgs(i), env));
+    k.push(settled(process.execPath, [SKIFF, ...skiffArgs(i)]));
+    p.push(settled('podman', podmanArgs(i)));
   }
   const row: PeerRow = {
     case: name,
@@ -494,7 +501,7 @@ function writeResults(): void {
     '## skiff',
     '',
     `Run on ${new Date().toISOString().slice(0, 10)}: ${RUNS} timed runs per tool per case (after one warm-up each), alternating skiff and podman; medians of wall time; environment "clean".`,
-    `${spawnSync('podman', ['--version'], { encoding: 'utf8' }).stdout.trim()}, runc; both with the overlay driver, a fresh --root/--runroot per pull (nothing deleted between timed runs), pulls from a Debian docker-registry on 127.0.0.1 with --tls-verify=false. Durability: skiff syncs layer contents (one syncfs per pull) and its metadata before reporting success; podman 4.3.1 fdatasyncs its metadata only (strace: no syncfs, no per-file fsync), so skiff does more durable work than its peer here.`,
+    `${spawnSync('podman', ['--version'], { encoding: 'utf8' }).stdout.trim()}, runc; both with the overlay driver, a fresh --root/--runroot per pull (nothing deleted between timed runs; an untimed sync before each, so no run writes back another's files), pulls from a Debian docker-registry on 127.0.0.1 with --tls-verify=false. Durability: skiff syncs layer contents (one syncfs per pull) and its metadata before reporting success; podman 4.3.1 fdatasyncs its metadata only (strace: no syncfs, no per-file fsync), so skiff does more durable work than its peer here.`,
     '',
     '| case | skiff (ms) | podman (ms) | skiff/podman | skiff peak RSS (MiB) |',
     '|---|---:|---:|---:|---:|',
