@@ -17,6 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { copyImage } from '../packages/oci/src/copy/copy.js';
+import { splitProcStat } from '../packages/oci/src/storage/fs-util.js';
 import { parseImageName } from '../packages/oci/src/transports/index.js';
 import { makeImage } from '../test/support/images.js';
 import { startRegistry, type TestRegistry } from '../test/support/registry.js';
@@ -49,10 +50,9 @@ const watched: number[] = [];
 /** User + system CPU time of a process so far, from /proc (0 when it is gone). */
 function cpuOf(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the command name.
-    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+    const { fields } = splitProcStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+    // utime and stime: fields 14 and 15 of proc(5).
+    return ((Number(fields[14 - 3]) + Number(fields[15 - 3])) * 1000) / CLOCK_TICKS;
   } catch {
     return 0;
   }

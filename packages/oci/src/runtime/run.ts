@@ -19,9 +19,15 @@ import { parseDigest } from '../spec/digest.js';
 import { parseImageConfig } from '../spec/manifest.js';
 import type { ImageConfig } from '../spec/schemas.js';
 import type { StoreLocation } from '../storage/config.js';
-import { mkdirs, processAlive } from '../storage/fs-util.js';
+import { mkdirs, processAlive, splitProcStat } from '../storage/fs-util.js';
 import { inUserNamespace, type Store } from '../storage/store.js';
-import { type ContainerDb, type ContainerRecord, containerPaths, refreshRecord } from './containers.js';
+import {
+  type ContainerDb,
+  type ContainerPaths,
+  type ContainerRecord,
+  containerPaths,
+  refreshRecord,
+} from './containers.js';
 import type { OciRuntime } from './discovery.js';
 import { execFile, exitCodeOf, signalNumber } from './exec.js';
 import { checkCommandInRoot, findInitBinary, hostFacts, loadSeccompProfile, readFileInRoot } from './host.js';
@@ -421,6 +427,11 @@ async function destroyContainerFiles(location: StoreLocation, id: string): Promi
   const paths = containerPaths(location, id);
   await unmountContainerRootfs(location, id);
   fs.rmSync(paths.bundle, { recursive: true, force: true });
+  removeContainerData(paths);
+}
+
+/** A container's own files outside its bundle: its writable layer and log, and its exit file. */
+function removeContainerData(paths: ContainerPaths): void {
   fs.rmSync(paths.dataDir, { recursive: true, force: true });
   fs.rmSync(paths.exitFile, { force: true });
 }
@@ -830,9 +841,7 @@ export async function waitContainer(
 function signalMonitoredProcess(rec: ContainerRecord, signal: number): boolean {
   if (rec.pid === undefined || rec.monitorPid === undefined || rec.monitorPid === process.pid) return false;
   try {
-    const stat = fs.readFileSync(`/proc/${rec.pid}/stat`, 'utf8');
-    // pid (comm) state ppid …: comm may hold spaces and parentheses, so read after the last ')'.
-    const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+    const ppid = Number(splitProcStat(fs.readFileSync(`/proc/${rec.pid}/stat`, 'utf8')).fields[1]);
     if (ppid !== rec.monitorPid) return false;
     process.kill(rec.pid, signal);
     return true;
@@ -968,10 +977,9 @@ async function deleteContainer(
   ]);
   released.catch(() => {}); // awaited below
   const paths = containerPaths(store.location, rec.id);
-  fs.rmSync(paths.dataDir, { recursive: true, force: true });
-  fs.rmSync(paths.exitFile, { force: true });
+  removeContainerData(paths);
   await released;
-  await destroyContainerFiles(store.location, rec.id);
+  fs.rmSync(paths.bundle, { recursive: true, force: true });
   db.remove(rec.id);
   const autoRemove = isAutoRemove(rec.config);
   if (options.volumes ?? autoRemove) removeAnonymousVolumes(store.location, db, rec.config);

@@ -8,6 +8,7 @@
 
 import * as fs from 'node:fs';
 import { SkiffError } from '../errors.js';
+import { splitProcStat } from '../storage/fs-util.js';
 import type { Store } from '../storage/store.js';
 import type { ContainerDb } from './containers.js';
 import type { OciRuntime } from './discovery.js';
@@ -105,14 +106,7 @@ export interface ProcessInfo {
 
 /** Parse /proc/PID/stat (comm may hold spaces and parentheses) and /proc/PID/status. */
 export function parseProcess(hostPid: number, stat: string, status: string, cmdline: string): ProcessInfo {
-  const open = stat.indexOf('(');
-  const close = stat.lastIndexOf(')');
-  const comm = stat.slice(open + 1, close);
-  // Fields after the comm, numbered from 3 (state) as in proc(5).
-  const f = stat
-    .slice(close + 2)
-    .trim()
-    .split(/\s+/);
+  const { comm, fields: f } = splitProcStat(stat);
   const field = (n: number) => Number(f[n - 3] ?? 0);
   const line = (key: string): string[] => {
     const m = new RegExp(`^${key}:\\s*(.*)$`, 'm').exec(status);

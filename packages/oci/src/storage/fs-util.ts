@@ -14,20 +14,23 @@ export function fsyncDirSync(dir: string): void {
   }
 }
 
+/** fsync one regular file (not following a symlink). */
+export async function fsyncFile(path: string): Promise<void> {
+  const fh = await fs.promises.open(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
 /** fsync every file and directory of a tree, children first (when syncfs cannot be used). */
 export async function fsyncTree(root: string): Promise<void> {
   const entries = await fs.promises.readdir(root, { withFileTypes: true });
   for (const e of entries) {
     const p = join(root, e.name);
     if (e.isDirectory()) await fsyncTree(p);
-    else if (e.isFile()) {
-      const fh = await fs.promises.open(p, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-      try {
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-    }
+    else if (e.isFile()) await fsyncFile(p);
   }
   const dir = await fs.promises.open(root, fs.constants.O_RDONLY | fs.constants.O_DIRECTORY);
   try {
@@ -49,6 +52,21 @@ export function tempPath(tmpDir: string, what: string): string {
 export function tempOwner(name: string): number | undefined {
   const m = /^(\d+)-/.exec(name);
   return m ? Number(m[1]) : undefined;
+}
+
+/**
+ * A /proc/PID/stat line split after its comm (which may hold spaces and parentheses): `fields[0]`
+ * is field 3 of proc(5) (state), `fields[n - 3]` field n.
+ */
+export function splitProcStat(stat: string): { comm: string; fields: string[] } {
+  const close = stat.lastIndexOf(')');
+  return {
+    comm: stat.slice(stat.indexOf('(') + 1, close),
+    fields: stat
+      .slice(close + 2)
+      .trim()
+      .split(/\s+/),
+  };
 }
 
 export function processAlive(pid: number): boolean {

@@ -36,6 +36,7 @@ import { type Db, fixedSetting, openDb } from './db.js';
 import {
   errnoOf,
   fsyncDirSync,
+  fsyncFile,
   fsyncTree,
   ioError,
   mkdirs,
@@ -46,12 +47,12 @@ import {
 } from './fs-util.js';
 import { parseLabels } from './image-records.js';
 
-/** The layer unpacker (tar, decompression, its worker pool) loads on the first pull: commands
- * that only read the store or run containers never compile it. */
 /** Layer blobs from this size on are synced with their unpacked layer (putBlob). */
 const SHARED_SYNC_BLOB_BYTES = 32 << 20;
 /** Layer blobs from this size on have their diffID hashed off the unpacking thread. */
 const OFF_THREAD_HASH_BLOB_BYTES = 16 << 20;
+/** The layer unpacker (tar, decompression, its worker pool) loads on the first pull: commands
+ * that only read the store or run containers never compile it. */
 const loadLayerApply = (): Promise<typeof import('../layer/apply.js')> => import('../layer/apply.js');
 
 export interface OpenStoreOptions extends StoreLocationOptions {
@@ -1221,15 +1222,6 @@ function isDirectory(p: string): boolean {
  * Open (creating when needed) the store at the resolved location, and clean up what a killed
  * process left behind. Errors name the root and say what to do (read-only, permission denied).
  */
-async function fsyncFile(path: string): Promise<void> {
-  const fh = await fs.promises.open(path, fs.constants.O_RDONLY | fs.constants.O_NOFOLLOW);
-  try {
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-}
-
 export async function openStore(options: OpenStoreOptions = {}): Promise<Store> {
   const location = resolveStoreLocation(options);
   const what = `storage root ${location.root}`;
