@@ -106,6 +106,17 @@ function currentUmask(): number {
   return umaskBits;
 }
 
+/** Add `name` to the names kept for `dir`; true when `dir` had none yet. */
+function addName(byDir: Map<string, Set<string>>, dir: string, name: string): boolean {
+  const names = byDir.get(dir);
+  if (names) {
+    names.add(name);
+    return false;
+  }
+  byDir.set(dir, new Set([name]));
+  return true;
+}
+
 /**
  * tar-stream decodes PAX values as UTF-8, which corrupts binary xattrs (security.capability).
  * Its PAX decoder is wrapped once so that each `SCHILY.xattr.NAME` record's bytes also travel,
@@ -319,14 +330,7 @@ class Applier {
    * name: the names of a directory are recorded only once the directory is).
    */
   private markChild(dir: string, name: string): boolean {
-    let names = this.created.get(dir);
-    if (names) {
-      names.add(name);
-      return false;
-    }
-    names = new Set([name]);
-    this.created.set(dir, names);
-    return true;
+    return addName(this.created, dir, name);
   }
 
   /** Whether this layer created `name` in `dir` (a real directory). */
@@ -485,6 +489,33 @@ class Applier {
   }
 
   /**
+   * What a new entry made by the writer pool needs beyond its creation with `perm`: chown to
+   * uid/gid and chmod to `mode` (-1: not needed). A new entry is already the caller's, with its
+   * permission bits unless the umask took some; in a set-group-ID directory it takes that
+   * directory's group (and a new directory its set-group-ID bit). Set-ID and sticky bits are set
+   * by the chmod after the chown, which would clear them.
+   */
+  private pooledMeta(
+    header: tar.Headers,
+    parent: string,
+    defaultMode: number,
+    isDir: boolean,
+  ): { perm: number; uid: number; gid: number; mode: number } {
+    const mode = (header.mode ?? defaultMode) & 0o7777;
+    const perm = mode & 0o777;
+    const owner = this.owner(header);
+    const setgidParent = this.setgidDirs.has(parent);
+    const chown = owner && (owner.uid !== euid || owner.gid !== egid || setgidParent);
+    const chmod = mode !== perm || (isDir && setgidParent) || (perm & ~currentUmask()) !== perm;
+    return {
+      perm,
+      uid: chown ? owner.uid : -1,
+      gid: chown ? owner.gid : -1,
+      mode: chmod ? mode : -1,
+    };
+  }
+
+  /**
    * A new directory through the writer pool (as directory() does, skipping calls that change
    * nothing): the entries below it find it in the directory cache, and their writes queue after
    * it on the same worker.
@@ -497,18 +528,12 @@ class Applier {
     key: string,
     header: tar.Headers,
   ): void {
-    const mode = (header.mode ?? 0o755) & 0o7777;
-    const perm = mode & 0o777;
-    // A new directory is the caller's (group and set-group-ID bit from a set-group-ID parent).
-    const owner = this.owner(header);
-    const setgidParent = this.setgidDirs.has(parent);
-    const chown = owner && (owner.uid !== euid || owner.gid !== egid || setgidParent);
-    const chmod = mode !== perm || setgidParent || (perm & ~currentUmask()) !== perm;
-    writer.addDir(dest, perm, chown ? owner.uid : -1, chown ? owner.gid : -1, chmod ? mode : -1);
+    const { mode, perm, uid, gid } = this.pooledMeta(header, parent, 0o755, true);
+    writer.addDir(dest, perm, uid, gid, mode);
     this.pendingCount += 1;
     this.pendingDirs += 1;
     this.dirCache.set(key, dest);
-    if (mode & 0o2000) this.setgidDirs.add(dest);
+    if ((header.mode ?? 0o755) & 0o2000) this.setgidDirs.add(dest);
     this.dirTimes.set(dest, this.times(header));
     this.collectXattrs(dest, header);
     this.syncDirs.add(dest);
@@ -539,14 +564,7 @@ class Applier {
     }
     let sizeBytes = 0;
     for (const c of content) sizeBytes += c.length;
-    const mode = (header.mode ?? 0o644) & 0o7777;
-    const perm = mode & 0o777;
-    // A new file is already owned by the caller (unless its directory is set-group-ID) and has
-    // its permission bits unless the umask took some; set-ID and sticky bits are set after the
-    // chown (which would clear them).
-    const owner = this.owner(header);
-    const chown = owner && (owner.uid !== euid || owner.gid !== egid || this.setgidDirs.has(parent));
-    const chmod = mode !== perm || (perm & ~currentUmask()) !== perm;
+    const { mode, perm, uid, gid } = this.pooledMeta(header, parent, 0o644, false);
     const t = this.times(header);
     writer.add(
       {
@@ -554,20 +572,15 @@ class Applier {
         perm,
         content,
         sizeBytes,
-        uid: chown ? owner.uid : -1,
-        gid: chown ? owner.gid : -1,
-        mode: chmod ? mode : -1,
+        uid,
+        gid,
+        mode,
         atime: t.atime.getTime() / 1000,
         mtime: t.mtime.getTime() / 1000,
       },
       parent,
     );
-    let pending = this.pendingFiles.get(parent);
-    if (!pending) {
-      pending = new Set();
-      this.pendingFiles.set(parent, pending);
-    }
-    pending.add(base);
+    addName(this.pendingFiles, parent, base);
     this.pendingCount += 1;
     this.files += 1;
     this.bytes += sizeBytes;

@@ -301,19 +301,18 @@ export class LayerWriter {
       p.data!.set(c, p.used);
       p.used += c.length;
     }
-    const o = p.paths.length * SLOTS;
-    p.paths.push(file.path);
-    const n = p.nums;
-    n[o] = p.paths.length - 1;
-    n[o + 1] = file.perm;
-    n[o + 2] = off;
-    n[o + 3] = file.sizeBytes;
-    n[o + 4] = file.uid;
-    n[o + 5] = file.gid;
-    n[o + 6] = file.mode;
-    n[o + 7] = file.atime;
-    n[o + 8] = file.mtime;
-    if (p.paths.length >= BATCH_FILES) this.post(index);
+    this.enqueue(
+      index,
+      file.path,
+      file.perm,
+      off,
+      file.sizeBytes,
+      file.uid,
+      file.gid,
+      file.mode,
+      file.atime,
+      file.mtime,
+    );
   }
 
   /**
@@ -322,20 +321,35 @@ export class LayerWriter {
    * key its files are queued under, so that it is made before them.
    */
   addDir(path: string, perm: number, uid: number, gid: number, mode: number): void {
-    const index = this.slotOf(path);
+    this.enqueue(this.slotOf(path), path, perm, 0, -1, uid, gid, mode, 0, 0);
+  }
+
+  /** Append one item's numbers (see SLOTS) to worker `index`'s batch; sent once it is full. */
+  private enqueue(
+    index: number,
+    path: string,
+    perm: number,
+    offset: number,
+    length: number,
+    uid: number,
+    gid: number,
+    mode: number,
+    atime: number,
+    mtime: number,
+  ): void {
     const p = this.pending[index]!;
     const o = p.paths.length * SLOTS;
     p.paths.push(path);
     const n = p.nums;
     n[o] = p.paths.length - 1;
     n[o + 1] = perm;
-    n[o + 2] = 0;
-    n[o + 3] = -1;
+    n[o + 2] = offset;
+    n[o + 3] = length;
     n[o + 4] = uid;
     n[o + 5] = gid;
     n[o + 6] = mode;
-    n[o + 7] = 0;
-    n[o + 8] = 0;
+    n[o + 7] = atime;
+    n[o + 8] = mtime;
     if (p.paths.length >= BATCH_FILES) this.post(index);
   }
 
